@@ -1,0 +1,67 @@
+"""The `selfclone` command: the root only. Each area adds its commands through `register_commands(app)`.
+
+Library errors (SelfcloneError) become one clean message and an exit code here, and nowhere else.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+import typer
+
+from .errors import SelfcloneError
+from .terminal import err_console
+
+app = typer.Typer(name="selfclone", help="Build a chatbot that talks like you: collect, prepare, train, evaluate, talk.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+bench = typer.Typer(help="Benchmarks: measured figures with a baseline from the same run.", no_args_is_help=True)
+app.add_typer(bench, name="bench")
+
+AREAS = [
+    "selfclone.workspace_commands",
+    "selfclone.collect.commands",
+    "selfclone.collect.interview_commands",
+    "selfclone.dataset.commands",
+    "selfclone.train.commands",
+    "selfclone.evaluate.commands",
+    "selfclone.serve.commands",
+    "selfclone.demo",
+]
+
+
+def _register() -> None:
+    for name in AREAS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue       # an area not built yet
+            raise
+        module.register_commands(app, bench)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = app(args=argv, standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except SelfcloneError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}")
+        if exc.hint:
+            err_console.print(f"[yellow]hint:[/] {exc.hint}")
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

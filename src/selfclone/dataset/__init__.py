@@ -1,0 +1,1 @@
+"""Datasets: the canonical chat format, legacy conversions, splitting, privacy and validation."""

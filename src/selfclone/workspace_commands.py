@@ -1,0 +1,78 @@
+"""`selfclone init` and `selfclone models`: create a workspace; list base models and trained clones."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from . import models
+from .terminal import console, workspace
+
+
+def init(path: Path = typer.Argument(..., help="folder for the new workspace"),
+         name: str = typer.Option(None, help="the clone's name (default: the folder's name)"),
+         person: str = typer.Option("me", help="the person's display name"),
+         model: str = typer.Option(None, help="default base model"),
+         description: str = typer.Option("", help="a few sentences about the person (used as a persona prompt)")):
+    """Create a clone workspace: selfclone.toml, data/, runs/ and the SQLite store."""
+    from .workspace import Workspace
+
+    ws = Workspace.init(path, name=name, person=person, model=model, description=description)
+    console.print(f"[green]created[/] workspace [bold]{ws.config.name}[/] in {ws.root}")
+    console.print(f"  next: put your data in {ws.data_dir}, then `selfclone train FILE.jsonl`")
+
+
+def list_clones(runs_dir: Path | None) -> list[dict]:
+    """Every run directory in the workspace and in the global clone index, newest first."""
+    dirs = {}
+    if runs_dir and runs_dir.exists():
+        for run_json in runs_dir.glob("*/run.json"):
+            dirs[run_json.parent.resolve()] = None
+    for _, path in models._clone_index().items():
+        if (Path(path) / "run.json").exists():
+            dirs[Path(path).resolve()] = None
+    rows = []
+    for run_dir in dirs:
+        try:
+            rows.append(json.loads((run_dir / "run.json").read_text()) | {"run_dir": str(run_dir)})
+        except json.JSONDecodeError:
+            continue
+    return sorted(rows, key=lambda r: r.get("created", ""), reverse=True)
+
+
+def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """List base models and trained clones with their data, date and metrics."""
+    ws = workspace(required=False)
+    bases = []
+    for name, spec in models.EMBEDDED.items():
+        try:
+            path = str(models.embedded_path(name))
+        except models.ModelNotFound:
+            path = f"not installed ({spec['install']})"
+        bases.append({"name": name, "title": spec["title"], "path": path})
+    clones = list_clones(ws.runs_dir if ws else None)
+    if as_json:
+        console.print_json(json.dumps({"base_models": bases, "clones": clones}))
+        return
+    table = Table(title="Base models")
+    table.add_column("name"), table.add_column("what"), table.add_column("file")
+    for b in bases:
+        table.add_row(b["name"], b["title"], b["path"])
+    console.print(table)
+    table = Table(title="Clones")
+    for col in ("name", "method", "created", "data", "best valid loss", "status"):
+        table.add_column(col)
+    for c in clones:
+        summary = c.get("summary") or {}
+        best = summary.get("best_valid_loss")
+        table.add_row(c.get("name", "?"), c.get("method", "?"), c.get("created", "")[:16],
+                      Path(c.get("train_file", "")).name, f"{best:.3f}" if best is not None else "-",
+                      c.get("status", "?"))
+    console.print(table if clones else "[dim]no clones yet: `selfclone train DATA.jsonl`[/]")
+
+
+def register_commands(app, bench):
+    app.command()(init)
+    app.command("models")(models_cmd)
