@@ -141,6 +141,7 @@ def _convert_gguf(gguf: Path) -> Path:
     out = _gguf_cache_dir(gguf)
     if (out / "config.json").exists():
         return out
+    quiet_transformers()
     import shutil
     import tempfile
 
@@ -189,10 +190,23 @@ def load_tokenizer(ref: ModelRef):
     return tok
 
 
+def quiet_transformers() -> None:
+    """Loading progress bars and deprecation chatter are noise in a CLI; errors still surface as exceptions."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
 def load(ref: ModelRef, *, trainable: bool = False, dtype=None):
     """Load (model, tokenizer). Clones load their base model with the LoRA adapter applied."""
     import torch
     from transformers import AutoModelForCausalLM
+
+    quiet_transformers()
 
     dtype = dtype or torch.float32
     if ref.kind == "clone":

@@ -91,6 +91,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             unique(kind, session, item_key)
         );
     """),
+    ("101_interview_state", """
+        create table interview_state (     -- the interview's per-workspace settings, e.g. its shuffle seed
+            key text primary key,
+            value text not null
+        );
+    """),
 ]
 
 

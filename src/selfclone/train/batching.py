@@ -90,11 +90,14 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, e
     return batches
 
 
-def collate(items: Sequence[Encoded], pad_id: int):
-    """Right-pad to the longest item: input_ids, attention_mask and labels tensors."""
+def collate(items: Sequence[Encoded], pad_id: int, multiple: int = 8):
+    """Right-pad to the longest item, rounded up to `multiple`: input_ids, attention_mask and labels tensors.
+
+    Rounding keeps the number of distinct shapes small, so the CPU kernels built for a shape get reused.
+    """
     import torch
 
-    width = max(len(x) for x in items)
+    width = -(-max(len(x) for x in items) // multiple) * multiple
     input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)
     labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(items), width), dtype=torch.long)

@@ -79,6 +79,7 @@ def train_cmd(
     preferences: Path = typer.Option(None, help="preference pairs (dpo, reward)"),
     from_: str = typer.Option(None, "--from", help="the run or model to start from (dpo, rl)"),
     reward: Path = typer.Option(None, help="reward model run (rl)"),
+    beta: float = typer.Option(None, help="dpo, rl: how far from the supervised model it may move (0.1, 0.05)"),
 ):
     """Fine-tune a clone on your data; `--resume RUN_DIR` continues after Ctrl-C or a crash."""
     if method not in METHODS:
@@ -92,7 +93,7 @@ def train_cmd(
                                      from_=from_, reward=reward, model=model, epochs=epochs,
                                      learning_rate_multiplier=learning_rate_multiplier, batch_size=batch_size,
                                      lora_rank=lora_rank, suffix=suffix, out=out, max_steps=max_steps, seed=seed,
-                                     workspace=ws)
+                                     workspace=ws, beta=beta, precision=precision)
     if resume is not None:
         return run_sft(RunDir(resume), runs_dir)
     if data is None:

@@ -15,7 +15,7 @@ from .metrics import accuracy_counts
 
 def _core_and_head(model):
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    core = getattr(base, "model", None) or base.base_model
+    core = base.model if hasattr(base, "model") else base.base_model
     return core, base.get_output_embeddings()
 
 

@@ -41,8 +41,13 @@ class TensorBoardLog:
         self.writer.close()
 
 
-def plot_curves(rows: list[dict], path: Path, title: str = "") -> None:
-    """Loss, token accuracy and learning rate against step, train and validation together."""
+SFT_PANELS = (("loss", "train_loss", "valid_loss"),
+              ("token accuracy", "train_token_accuracy", "valid_token_accuracy"),
+              ("learning rate", "learning_rate", None))
+
+
+def plot_curves(rows: list[dict], path: Path, title: str = "", panels=SFT_PANELS) -> None:
+    """One panel per (title, train key, validation key or None) against step; SFT's loss, accuracy, rate by default."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,15 +55,13 @@ def plot_curves(rows: list[dict], path: Path, title: str = "") -> None:
 
     from ..fileio import atomic_open
 
-    train = [r for r in rows if "train_loss" in r]
-    valid = [r for r in rows if "valid_loss" in r]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    panels = [("loss", "train_loss", "valid_loss"), ("token accuracy", "train_token_accuracy", "valid_token_accuracy"),
-              ("learning rate", "learning_rate", None)]
-    for ax, (name, tkey, vkey) in zip(axes, panels):
+    fig, axes = plt.subplots(1, len(panels), figsize=(13 * len(panels) / 3, 3.8), squeeze=False)
+    for ax, (name, tkey, vkey) in zip(axes[0], panels):
+        train = [r for r in rows if r.get(tkey) is not None]
+        valid = [r for r in rows if vkey and r.get(vkey) is not None]
         if train:
             ax.plot([r["step"] for r in train], [r[tkey] for r in train], label="train", lw=1.2, alpha=0.8)
-        if vkey and valid:
+        if valid:
             ax.plot([r["step"] for r in valid], [r[vkey] for r in valid], "o-", label="validation", lw=2)
         ax.set_title(name)
         ax.set_xlabel("step")

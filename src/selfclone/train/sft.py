@@ -105,12 +105,17 @@ def _schedule(optimizer, warmup: int, total: int):
 def prepare_run(train_examples: list[Example], valid_examples: list[Example], settings: SFTSettings,
                 out: Path | None, runs_dir: Path, data_info: dict) -> RunDir:
     """Create the run directory with its own copy of the data, so a resume never depends on other files."""
+    from collections import Counter
+
     run_id = new_run_id()
+    systems = Counter(e.system for e in train_examples)
+    context, count = systems.most_common(1)[0] if systems else (None, 0)
     run = RunDir(out or runs_dir / run_id)
     name = clone_name(settings.model, settings.suffix, run_id if out is None else run.path.name)
     run.create({"id": run.path.name, "name": name, "method": settings.method, "base_model": settings.model,
                 "settings": settings.to_dict(), "machine": machine.describe(),
-                "train_examples": len(train_examples), "valid_examples": len(valid_examples)} | data_info)
+                "train_examples": len(train_examples), "valid_examples": len(valid_examples),
+                "default_context": context if context and count * 2 >= len(train_examples) else None} | data_info)
     write_examples(run.path / "data" / "train.jsonl", train_examples)
     if valid_examples:
         write_examples(run.path / "data" / "valid.jsonl", valid_examples)
@@ -203,7 +208,7 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
             state["elapsed_tokens"] += int(mask.sum())
             state["train_seconds"] += time.perf_counter() - started
             log({"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
-                 "train_loss": float(loss), "train_token_accuracy": out.correct / max(out.tokens, 1),
+                 "train_loss": loss.item(), "train_token_accuracy": out.correct / max(out.tokens, 1),
                  "train_sequence_accuracy": out.seq_correct / max(out.sequences, 1),
                  "elapsed_examples": state["elapsed_examples"], "elapsed_tokens": state["elapsed_tokens"],
                  "learning_rate": lr, "step_seconds": round(time.perf_counter() - started, 3)}, "step")

@@ -1,0 +1,66 @@
+"""DPO on top of a supervised clone: TRL's DPOTrainer with LoRA, the supervised policy as the reference.
+
+Direct preference optimization moves the clone toward the replies the person preferred, without a reward
+model or sampling: for each pair, the loss -log sigmoid(beta * (margin of the policy - margin of the
+reference)) raises the chosen reply's log-probability against the rejected one's, relative to the
+supervised model (which beta keeps it close to). Where it starts and what it saves: preference_runs.py.
+
+Logged per step to metrics.jsonl and curves.png: the DPO loss; reward_chosen / reward_rejected (beta times
+the policy-reference log-ratio of each reply), reward_margin (their difference), and reward_accuracy (the
+share of pairs whose chosen reply has the higher reward); with held-out pairs, the same as valid_*.
+
+    run = dpo.prepare(pairs, valid_pairs, PreferenceSettings("dpo", start="ft:..."), start, None, runs_dir)
+    summary = dpo.train(run, start, events=None)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from .preference import PreferencePair, read_preferences, trl_rows, write_preferences
+from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_run, finish, last_values,
+                              load_policy, quiet, run_callback, train_with, trainable_snapshot, trainer_args)
+from .rundir import RunDir
+
+
+def prepare(pairs: list[PreferencePair], valid_pairs: list[PreferencePair], settings: PreferenceSettings,
+            start: Start, out: Path | None, runs_dir: Path, info: dict | None = None) -> RunDir:
+    """Create the run directory with its own copy of the pairs (dpo format)."""
+    if not pairs:
+        raise DataError("no preference pairs to train on", "rank some candidates: `selfclone rank MODEL`")
+    run = create_run(settings, start, out, runs_dir,
+                     {"train_pairs": len(pairs), "valid_pairs": len(valid_pairs)} | (info or {}))
+    write_preferences(run.path / "data" / "train.jsonl", pairs, "dpo")
+    if valid_pairs:
+        write_preferences(run.path / "data" / "valid.jsonl", valid_pairs, "dpo")
+    return run
+
+
+def train(run: RunDir, start: Start, events=None) -> dict:
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    info = run.info()
+    settings = PreferenceSettings.from_dict(info["settings"])
+    pairs = read_preferences(run.path / "data" / "train.jsonl")
+    valid_path = run.path / "data" / "valid.jsonl"
+    valid = read_preferences(valid_path) if valid_path.exists() else []
+
+    with quiet():
+        model, tokenizer, peft_config = load_policy(start, settings)
+        args = trainer_args(DPOConfig, settings, run, len(pairs), bool(valid), beta=settings.kl_beta,
+                            max_length=settings.max_length)
+        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(trl_rows(pairs)),
+                             eval_dataset=Dataset.from_list(trl_rows(valid)) if valid else None,
+                             processing_class=tokenizer, peft_config=peft_config,
+                             callbacks=[run_callback(run, settings, events)])
+        before = trainable_snapshot(trainer.model)
+        seconds = train_with(trainer, run)
+    changed = changed_tensors(before, trainer.model)
+
+    rows = run.read_metrics()
+    summary = {"steps": trainer.state.global_step, "train_seconds": round(seconds, 1), "pairs": len(pairs),
+               "valid_pairs": len(valid), "beta": settings.kl_beta, "changed_tensors": changed}
+    summary |= last_values(rows, ("train_loss", "reward_margin", "reward_accuracy"))
+    summary |= last_values(rows, ("valid_loss", "valid_reward_margin", "valid_reward_accuracy"), window=1)
+    return finish(run, trainer.model, tokenizer, settings, summary, register=True)
