@@ -55,10 +55,15 @@ class CollectSettings:
     min_reply_chars: int = 2
     include_openers: bool = False
     pii: bool = True
+    pii_off: tuple[str, ...] = field(default=(), metadata={"help": "sources (importer names) whose examples keep personal data"})
+    pii_region: str = field(default="US", metadata={"help": "country whose national phone numbers are recognised"})
 
     def __post_init__(self):
         if self.context_turns < 0:
             raise ConfigError(f"collect.context_turns must be >= 0, got {self.context_turns}")
+        for name in ("merge_window_s", "session_gap_s", "min_reply_chars"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"collect.{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class WorkspaceConfig:
     def to_toml(self) -> str:
         data = dataclasses.asdict(self)
         data["collect"]["me"] = list(data["collect"]["me"])
+        data["collect"]["pii_off"] = list(data["collect"]["pii_off"])
         return tomli_w.dumps(data)
 
 
