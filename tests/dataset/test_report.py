@@ -58,13 +58,23 @@ def test_html_report_is_self_contained_and_lists_every_finding(prepared, tmp_pat
     assert "pairs_prepared_train.jsonl" in page
 
 
-def test_terminal_report(prepared):
+def test_terminal_report(prepared, tmp_path):
     console = Console(record=True, width=140)
-    report.print_report(prepared, console, [])
+    for finding in prepared.findings:
+        console.print(report.finding_line(finding))
+    report.print_summary(prepared, console, [tmp_path / "x_prepared_train.jsonl"])
     text = console.export_text()
+    assert "wrote" in text and "next: selfclone train" in text
     assert "There are 1 duplicated examples" in text and "[Applied] Remove 1 duplicate examples" in text
     assert "p50" in text and "tokens per example" in text
     assert f"{prepared.n_read} rows read" in text
+
+
+def test_html_report_of_a_refused_file(counter, tmp_path):
+    path = write_rows(tmp_path / "bad.jsonl", [{"prompt": "a", "completion": ["x"]}])
+    prep = prepare(path, PrepareSettings(), decide=lambda f: False, counter=counter)
+    page = report.render_html(prep)
+    assert "Nothing was written" in page and "value_types" in page and "data:image/png" not in page
 
 
 def cli(*args, **kw):

@@ -160,3 +160,11 @@ def test_not_utf8(tmp_path):
     with pytest.raises(DataError, match="not UTF-8") as exc:
         read(path)
     assert "UTF-8" in exc.value.hint
+
+
+def test_old_xls_workbook(tmp_path):
+    path = tmp_path / "old.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1old")
+    with pytest.raises(DataError, match="old Excel") as exc:
+        read(path)
+    assert ".xlsx" in exc.value.hint
