@@ -22,7 +22,7 @@ from .dataset.split import auto_validation
 from .terminal import console
 from .train import sft
 from .train.batching import encode_all
-from .train.commands import print_summary, run_sft
+from .train.commands import run_sft
 from .train.loss import evaluate
 from .train.settings import SFTSettings
 from .workspace import CONFIG_NAME, Workspace

@@ -16,7 +16,6 @@ from selfclone.backends.transformers_backend import TransformersBackend
 from selfclone.dataset.chat import Example
 from selfclone.errors import DataError, TrainingError
 from selfclone.train import sft
-from selfclone.train.rundir import RunDir
 from selfclone.train.settings import SFTSettings
 
 REPLIES = ["aye, the tide turns at six.", "stewed tea, milk after. over.", "biscuit is asleep by the stove.",

@@ -8,13 +8,13 @@ on load (see legacy.py). `read_examples` names the file and line of anything it 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
 from ..fileio import write_jsonl
+from .tables import iter_jsonl
 
 ROLES = ("system", "user", "assistant")
 
@@ -116,19 +116,10 @@ def iter_examples(path: Path | str) -> Iterator[Example]:
     if not path.exists():
         raise DataError("file not found", "check the path", path=path)
     seen_any = False
-    with path.open(encoding="utf-8-sig") as fh:
-        for lineno, text in enumerate(fh, 1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})",
-                                "each line must be one complete JSON object; fix or delete this line",
-                                path=path, line=lineno) from exc
-            seen_any = True
-            example = parse_record(record, path=path, line=lineno)
-            yield Example(example.messages, {"path": str(path), "line": lineno})
+    for lineno, record in iter_jsonl(path):
+        seen_any = True
+        example = parse_record(record, path=path, line=lineno)
+        yield Example(example.messages, {"path": str(path), "line": lineno})
     if not seen_any:
         raise DataError("the file has no examples", "add one JSON object per line (see docs/DATA.md)", path=path)
 

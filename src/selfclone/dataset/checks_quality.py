@@ -258,7 +258,7 @@ def check_split(prep: Preparation):
 
     def hold_out():
         prep.train, prep.valid = split.split(prep.examples, n_valid / n, seed)
-    return Finding("split", "info", f"A validation set measures how well the clone does on examples it never saw",
+    return Finding("split", "info", "A validation set measures how well the clone does on examples it never saw",
                    fix=Fix(f"Split into training and validation sets: hold out {n_valid} of {n} (seed {seed})",
                            hold_out, lossless=True))
 

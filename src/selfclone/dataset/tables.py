@@ -165,6 +165,11 @@ def _txt(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
 
 
 def _jsonl(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
+    return iter_jsonl(path)
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) for each non-blank line of a JSONL file; bad JSON names its line."""
     for lineno, text in _text_lines(path):
         if not text.strip():
             continue
