@@ -24,6 +24,7 @@ AREAS = [
     "selfclone.collect.interview_commands",
     "selfclone.dataset.commands",
     "selfclone.train.commands",
+    "selfclone.train.preference_commands",
     "selfclone.evaluate.commands",
     "selfclone.serve.commands",
     "selfclone.demo",

@@ -97,6 +97,22 @@ MIGRATIONS: list[tuple[str, str]] = [
             value text not null
         );
     """),
+    ("201_pref_ranking", """
+        create table rank_items (          -- candidates written for `selfclone rank`, kept until ranked or skipped
+            id integer primary key,
+            model text not null,
+            prompt_key text not null,      -- sha1 of prompt_json: one item per model and prompt
+            prompt_json text not null,
+            reference text,                -- the person's real reply, when the prompt came with one
+            source text not null,          -- heldout, interview, file
+            candidates_json text not null,
+            status text not null default 'pending',   -- pending, ranked, skipped
+            created_at text not null default (datetime('now')),
+            unique(model, prompt_key)
+        );
+        alter table rankings add column kind text not null default 'order';   -- order, best_worst, edit
+        alter table rankings add column item_id integer references rank_items(id);
+    """),
 ]
 
 

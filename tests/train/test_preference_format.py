@@ -5,7 +5,7 @@ import pytest
 
 from selfclone.errors import DataError
 from selfclone.train.preference import (PreferencePair, Ranking, load_rankings, pairs_from_rankings,
-                                        parse_preference, read_preferences, split_by_prompt, write_preferences)
+                                        read_preferences, split_by_prompt, write_preferences)
 from selfclone.train.rank import RankingLog, RankInputError, RankItem, RankPrompt, parse_response
 
 PROMPT = ({"role": "system", "content": "You are Maggie."}, {"role": "user", "content": "Tea?"})

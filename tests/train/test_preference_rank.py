@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pexpect
@@ -11,8 +12,7 @@ import pytest
 
 from selfclone.train.preference import parse_preference
 
-SELFCLONE = str(Path("/work/main/.venv/bin/selfclone")) if Path("/work/main/.venv/bin/selfclone").exists() \
-    else "selfclone"
+SELFCLONE = str(Path(sys.executable).with_name("selfclone"))
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 QUESTIONS = ["What is your dog called?", "Tea or coffee?", "Where do you live?", "Do you sing?"]
 

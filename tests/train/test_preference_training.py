@@ -2,6 +2,9 @@
 import json
 import math
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +21,7 @@ from selfclone.train.rank import RankingLog, RankPrompt
 from selfclone.train.settings import SFTSettings
 
 pytestmark = pytest.mark.slow
+SELFCLONE = str(Path(sys.executable).with_name("selfclone"))
 SYSTEM = {"role": "system", "content": "You are Maggie."}
 GOOD = ["aye, stewed, milk after.", "right then, the bees are fine.", "biscuit's asleep by the stove. over."]
 BAD = ["As an AI language model, I cannot drink tea.", "I am happy to help with that!", "Certainly! Here is a list."]
@@ -170,16 +174,12 @@ def test_train_dpo_from_workspace_rankings_defaults_to_the_ranked_clone(clone, w
 
 
 def test_refine_round_with_the_simulated_ranker(clone, ws, tmp_path):
-    import subprocess
-
-    from tests.train.test_preference_rank import SELFCLONE
-
     runs, name = clone
     prompts = write_chat(tmp_path / "prompts.jsonl", [f"question {i}?" for i in range(3)], GOOD)
     heldout = write_chat(tmp_path / "heldout.jsonl", ["Tea?", "Bees?"], GOOD[:2])
     done = subprocess.run([SELFCLONE, "refine", name, "--rounds", "1", "--per-round", "3", "--n", "2", "--simulate",
                            "--prompts", str(prompts), "--heldout", str(heldout), "--compare", "2",
-                           "--max-steps", "2", "--batch-size", "2"], cwd=ws.root, capture_output=True, text=True,
+                           "--max-steps", "2", "--batch-size", "2", "--max-tokens", "8"], cwd=ws.root, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(simulated ranker)" in done.stdout and "win rate" in done.stdout

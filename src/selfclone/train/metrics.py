@@ -60,7 +60,8 @@ def plot_curves(rows: list[dict], path: Path, title: str = "", panels=SFT_PANELS
         train = [r for r in rows if r.get(tkey) is not None]
         valid = [r for r in rows if vkey and r.get(vkey) is not None]
         if train:
-            ax.plot([r["step"] for r in train], [r[tkey] for r in train], label="train", lw=1.2, alpha=0.8)
+            ax.plot([r["step"] for r in train], [r[tkey] for r in train], label="train", lw=1.2, alpha=0.8,
+                    marker="." if len(train) < 20 else None)      # a few points (or one) stay visible
         if valid:
             ax.plot([r["step"] for r in valid], [r[vkey] for r in valid], "o-", label="validation", lw=2)
         ax.set_title(name)

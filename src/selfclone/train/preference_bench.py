@@ -6,9 +6,9 @@ On the demo persona (Maggie), in one run:
      embedding similarity to Maggie's real reply (preference_compare.simulated_order), saved as rankings;
   3. DPO on top of the clone, on each ranking's most confident pair (most vs least similar candidate);
   4. a reward model on every pair of the rankings, 10% of the prompts held out for its pairwise accuracy;
-  5. both models answer the held-out prompts (greedy): the DPO model's win rate over the clone, judged by
-     the reward model and by the simulated ranker; held-out loss of Maggie's real replies under each; the
-     attribution rate (selfclone.evaluate.style) of each model's replies, with the real replies' rate.
+  5. both models answer the held-out prompts (greedy) through `selfclone eval`'s comparison: held-out loss of
+     Maggie's real replies, similarity, attribution rate (with the real replies' rate as the ceiling); and
+     the DPO model's per-prompt win rate over the clone, judged by the reward model and by the simulated ranker.
 The baseline (the supervised clone) is measured in the same run; the figures are ratios against it.
 
     selfclone bench preference                       # about 20 minutes on 2 cores
@@ -45,20 +45,9 @@ def _demo_workspace(directory: Path):
     return Workspace.init(directory, name="maggie", person=persona["name"], system=persona["system"])
 
 
-def _attribution(train, heldout, texts: dict[str, list[str]]) -> dict[str, float] | None:
-    try:
-        from ..evaluate.style import AttributionClassifier, generic_assistant_replies
-    except ImportError:
-        return None
-    person = [e.reply() for e in train]
-    others = [t.content for e in train for t in e.messages if t.role == "user"]
-    clf = AttributionClassifier.fit(person, others, generic_assistant_replies())
-    return {name: clf.attribution_rate(values) for name, values in texts.items()} | \
-        {"real": clf.attribution_rate([e.reply() for e in heldout])}
-
-
 def bench_preference(
         from_: str = typer.Option(None, "--from", help="a supervised clone to start from (default: train one)"),
+        model: str = typer.Option("smollm2-135m", help="the base model of the clone trained here"),
         directory: Path = typer.Option(None, "--dir", help="workspace folder (default: a temporary one)"),
         rank_prompts: int = typer.Option(48, help="training prompts the clone writes candidates for"),
         n: int = typer.Option(4, "--n", help="candidates per prompt"),
@@ -67,6 +56,7 @@ def bench_preference(
         learning_rate_multiplier: float = typer.Option(4.0, help="DPO: x 5e-5"),
         compare_prompts: int = typer.Option(0, "--compare", help="held-out prompts to judge on (0: all)"),
         json_out: Path = typer.Option(None, "--json", help="also write the figures here"),
+        threads: int = typer.Option(None, help="torch threads (default: all cores; 1 is faster on a busy machine)"),
         seed: int = typer.Option(0)):
     """DPO on simulated rankings vs the supervised clone: win rates, held-out loss, attribution rate."""
     from ..backends.base import GenerationOptions
@@ -76,7 +66,8 @@ def bench_preference(
     from .preference import PreferencePair, load_rankings, pairs_from_rankings, split_by_prompt
     from .preference_compare import Judges, compare
     from .preference_runs import PreferenceSettings, start_point
-    from .rank import RankingLog, RankingSession, prompts_from_file
+    from ..evaluate.generate import generate_replies
+    from .rank import RankingLog, RankingSession, distinct, prompts_from_file
     from .refine import rank_simulated
     from .settings import SFTSettings
 
@@ -89,13 +80,18 @@ def bench_preference(
         times[name] = round(now - clock, 1)
         clock = now
 
-    console.print(f"[bold]bench preference[/] on {machine.describe()}")
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    console.print(f"[bold]bench preference[/] on {machine.describe()}, {torch.get_num_threads()} torch threads")
     ws = _demo_workspace(directory or Path(tempfile.mkdtemp(prefix="selfclone-bench-pref-")) / "ws")
     demo = _demo_dir()
     train, heldout = read_examples(demo / "train.jsonl"), read_examples(demo / "heldout.jsonl")
     heldout = heldout[:compare_prompts] if compare_prompts else heldout
     if from_ is None:
-        settings = SFTSettings(epochs=sft_epochs, suffix="maggie", report_to=("none",), seed=seed)
+        settings = SFTSettings(model=model, epochs=sft_epochs, suffix="maggie", report_to=("none",), seed=seed,
+                               threads=threads)
         run = sft.prepare_run(train, [], settings, None, ws.runs_dir, {"train_file": "demo/train.jsonl"})
         with console.status(f"1/5 supervised clone: {len(train)} examples, {sft_epochs} epoch(s) ..."):
             sft.train(run, workspace_runs=ws.runs_dir)
@@ -106,11 +102,16 @@ def bench_preference(
     sft_backend = TransformersBackend(from_, workspace_runs=ws.runs_dir)
     prompts = prompts_from_file(demo / "train.jsonl")
     random.Random(seed).shuffle(prompts)
-    with ws.store() as store:
-        options = GenerationOptions(max_tokens=48, temperature=0.9, top_p=0.95, frequency_penalty=0.3)
-        session = RankingSession(RankingLog(store), from_, sft_backend, prompts[:rank_prompts], n, options, seed=seed)
-        with console.status(f"2/5 SIMULATED rankings of {n} candidates for {rank_prompts} prompts ..."):
-            ranked = rank_simulated(session)
+    prompts = prompts[:rank_prompts]
+    with ws.store() as store, console.status(f"2/5 SIMULATED rankings of {n} candidates for {len(prompts)} "
+                                             "prompts ..."):
+        # Candidates in batches across prompts (what `selfclone rank` does one prompt at a time), then ranked.
+        options = GenerationOptions(max_tokens=48, temperature=0.9, top_p=0.95, frequency_penalty=0.3, seed=seed)
+        texts = generate_replies(sft_backend, [p.messages for p in prompts for _ in range(n)], options, 16)
+        log = RankingLog(store)
+        for i, prompt in enumerate(prompts):
+            log.add_item(from_, prompt, list(distinct(texts[i * n:(i + 1) * n]).values()))
+        ranked = rank_simulated(RankingSession(log, from_, sft_backend, prompts, n, options))
         rankings = load_rankings(store, from_)
     lap("simulated_ranking")
     console.print(f"2/5 {ranked} SIMULATED rankings (by similarity to the real reply; {times['simulated_ranking']:.0f} s)")
@@ -140,14 +141,13 @@ def bench_preference(
 
     with console.status(f"5/5 both models answer {len(heldout)} held-out prompts ..."):
         result = compare(sft_backend, TransformersBackend(dpo_name, workspace_runs=ws.runs_dir), heldout,
-                         Judges(reward.RewardScorer(rm_run.path), simulated=True))
-        attribution = _attribution(train, heldout, {"sft": result["old_replies"], "dpo": result["new_replies"]})
+                         Judges(reward.RewardScorer(rm_run.path), simulated=True), train=train)
     lap("compare")
-    figures = {"machine": machine.describe(), "sft_model": from_, "dpo_model": dpo_name, "rank_prompts": ranked,
+    figures = {"machine": machine.describe(), "torch_threads": torch.get_num_threads(), "sft_model": from_, "dpo_model": dpo_name, "rank_prompts": ranked,
                "candidates": n, "dpo_pairs": len(confident), "reward_pairs": len(all_pairs),
                "reward_heldout_pairs": len(rm_valid), "reward_heldout_accuracy": rm_summary.get("heldout_pairwise_accuracy"),
-               "dpo_final_reward_accuracy": dpo_summary.get("reward_accuracy"), "attribution": attribution,
-               "seconds": times} | {k: v for k, v in result.items() if not k.endswith("_replies")}
+               "dpo_final_reward_accuracy": dpo_summary.get("reward_accuracy"), "seconds": times} | \
+        {k: v for k, v in result.items() if not k.endswith("_replies")}
     _print(figures)
     if json_out:
         json_out.write_text(json.dumps(figures | {"examples": [
@@ -164,9 +164,8 @@ def _print(f: dict) -> None:
     table.add_row("held-out loss (lower = closer to Maggie)", f"{f['old_heldout_loss']:.3f}", f"{f['new_heldout_loss']:.3f}")
     table.add_row("similarity to the real reply", f"{f['old_similarity']:.3f}", f"{f['new_similarity']:.3f}")
     table.add_row("mean reward (reward model)", f"{f['old_mean_reward']:.3f}", f"{f['new_mean_reward']:.3f}")
-    if f.get("attribution"):
-        a = f["attribution"]
-        table.add_row(f"attribution rate (real replies: {a['real']:.2f})", f"{a['sft']:.2f}", f"{a['dpo']:.2f}")
+    table.add_row(f"attribution rate (real replies: {f['attribution_ceiling']:.2f})", f"{f['old_attribution_rate']:.2f}",
+                  f"{f['new_attribution_rate']:.2f}")
     console.print(table)
     console.print(f"win rate of DPO over the clone, judged by the reward model: [bold]{f['win_rate_reward_model']:.0%}[/]"
                   f"; by the simulated ranker: [bold]{f['win_rate_simulated']:.0%}[/] (50% = no difference)")

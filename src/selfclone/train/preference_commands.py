@@ -23,7 +23,7 @@ from ..errors import DataError, ModelNotFound, TrainingError
 from ..terminal import console, progress_bar, workspace
 from .preference import (FORMATS, load_rankings, pairs_from_rankings, pairs_from_store, ranked_models,
                          read_preferences, split_by_prompt, write_preferences)
-from .preference_runs import PreferenceSettings, canonical, start_point
+from .preference_runs import PreferenceSettings, canonical, expand_run_id, start_point
 from .rank import RankInputError, RankingLog, RankingSession, parse_response, prompts_from_file, workspace_prompts
 
 preferences_app = typer.Typer(help="Preference pairs from your rankings.", no_args_is_help=True)
@@ -55,6 +55,7 @@ class PreferenceEvents:
 
 def model_key(name: str, runs_dir: Path | None) -> str:
     """The name rankings are stored under: a clone's name, an embedded name, or a folder's absolute path."""
+    name = expand_run_id(name, runs_dir)
     ref = models.resolve(name, runs_dir)
     return ref.name if ref.kind in ("clone", "embedded", "hub") else canonical(name)
 
@@ -108,8 +109,8 @@ def run_preference_method(method: str, *, data=None, validation=None, preference
     pairs, ranked, info = _pairs(preferences, from_, ws, runs_dir) if (method != "rl" or data is None) \
         else ([], None, {})
     start = start_point(_default_start(method, from_, model, ranked, ws), runs_dir)
-    base_suffix = models.CLONE_NAME.match(start.ref.name)["suffix"] if start.ref.kind == "clone" and \
-        models.CLONE_NAME.match(start.ref.name) else (ws.config.name if ws else "clone")
+    match = models.CLONE_NAME.match(start.ref.name) if start.ref.kind == "clone" else None
+    base_suffix = match["suffix"] if match else (ws.config.name if ws else "clone")
     settings = PreferenceSettings(method, start=start.ref.name, epochs=epochs, batch_size=batch_size,
                                   learning_rate_multiplier=learning_rate_multiplier, lora_rank=lora_rank, beta=beta,
                                   max_steps=max_steps, seed=seed, precision=precision,
@@ -188,10 +189,11 @@ def _read_line(prompt: str, prefill: str = "") -> str:
     return input(prompt)
 
 
-def _show(item, done: int, counts: dict) -> None:
+def _show(item, total: int, counts: dict) -> None:
+    ranked, skipped = counts.get("ranked", 0), counts.get("skipped", 0)
     console.print()
-    console.print(Text(f"prompt {done + 1}  ({counts.get('ranked', 0)} ranked, {counts.get('skipped', 0)} skipped "
-                       f"so far)", style="dim"))
+    console.print(Text(f"prompt {ranked + skipped + 1} of {total}  ({ranked} ranked, {skipped} skipped so far)",
+                       style="dim"))
     for message in item.prompt.messages:
         if message["role"] == "system":
             console.print(Text.assemble(("context: ", "dim"), message["content"]), soft_wrap=True)
@@ -208,7 +210,7 @@ def rank_loop(session: RankingSession) -> int:
             console.print("[yellow]the model wrote nothing for this prompt; skipped[/]")
             session.log.skip(item)
             continue
-        _show(item, session.ranked_now, session.log.counts(session.model))
+        _show(item, len(session.prompts), session.log.counts(session.model))
         while True:
             try:
                 line = _read_line("rank> ")
@@ -243,6 +245,7 @@ def open_session(ws, store, model: str, prompts_file: Path | None, n: int, tempe
         prompts = prompts[rotate:] + prompts[:rotate]
     options = GenerationOptions.from_defaults(ws.config.generation, temperature=temperature, top_p=0.95,
                                               max_tokens=max_tokens)
+    model = expand_run_id(model, ws.runs_dir)
     return RankingSession(RankingLog(store), model_key(model, ws.runs_dir), _LazyBackend(model, ws.runs_dir), prompts,
                           n, options, seed=seed, limit=limit,
                           on_generate=lambda p: console.print(f"[dim]writing {n} candidates ...[/]"))

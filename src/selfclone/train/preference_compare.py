@@ -5,9 +5,10 @@ their embedding (all-MiniLM-L6-v2, offline) to the person's real reply to the sa
 that come with a real reply (chat JSONL, held-out files). It is used by `selfclone bench preference` and
 `selfclone refine --simulate`, and its verdicts are always labelled simulated.
 
-A comparison writes one reply per held-out prompt with each model (greedy decoding, so both are judged on
-their most likely reply) and reports the newer model's win rate (a tie counts half) as judged by the reward
-model and by the simulated ranker, plus the held-out loss of the person's real replies under each model.
+A comparison runs `selfclone eval`'s comparison (evaluate/compare.py) on the two models: one greedy reply per
+held-out prompt from each (batched), the held-out loss of the person's real replies, similarity to them and
+the attribution rate; then it adds the newer model's per-prompt win rate (a tie counts half) as judged by the
+reward model and by the simulated ranker.
 
     judges = Judges(reward=RewardScorer("runs/RM"), simulated=True)
     result = compare(old_backend, new_backend, heldout_examples, judges)
@@ -20,21 +21,15 @@ from dataclasses import dataclass
 from ..dataset.chat import Example
 from ..errors import DataError
 
-REPLY_OPTIONS = dict(max_tokens=60, temperature=0.0, no_repeat_ngram_size=4)
-
-
-def similarities(texts: Sequence[str], reference: str) -> list[float]:
-    from ..evaluate.similarity import similarity
-
-    return [float(x) for x in similarity(list(texts), [reference] * len(texts))]
-
 
 def simulated_order(candidates: Sequence[str], reference: str | None) -> list[int]:
     """Candidate indexes, most similar to the real reply first (the simulated person's ranking)."""
     if not reference:
         raise DataError("simulated ranking needs the person's real reply for each prompt",
                         "rank from a chat JSONL (--prompts FILE.jsonl) or the workspace's held-out files")
-    scores = similarities(candidates, reference)
+    from ..evaluate.similarity import similarity
+
+    scores = [float(x) for x in similarity(list(candidates), [reference] * len(candidates))]
     return sorted(range(len(candidates)), key=lambda i: -scores[i])
 
 
@@ -43,53 +38,38 @@ def win_rate(new: Sequence[float], old: Sequence[float]) -> float:
     return wins / max(len(new), 1)
 
 
-def heldout_loss(model, tokenizer, examples: Sequence[Example]) -> float:
-    from .. import models
-    from .batching import encode_all
-    from .loss import evaluate
-
-    encoded = encode_all(tokenizer, list(examples), models.context_length(model))
-    return evaluate(model, encoded, tokenizer.pad_token_id, batch_size=16)["loss"]
-
-
-def replies(backend, examples: Sequence[Example], on_reply=None) -> list[str]:
-    from ..backends.base import GenerationOptions
-
-    options = GenerationOptions(**REPLY_OPTIONS)
-    out = []
-    for example in examples:
-        out.append("".join(backend.chat(example.prompt(), options)).strip())
-        if on_reply:
-            on_reply()
-    return out
-
-
 @dataclass
 class Judges:
     reward: object | None = None        # a reward.RewardScorer
     simulated: bool = False
 
 
-def compare(old_backend, new_backend, examples: Sequence[Example], judges: Judges, on_reply=None,
-            old_replies: list[str] | None = None) -> dict:
-    """The new model against the old on held-out examples; pass `old_replies` to reuse the old model's replies."""
+def compare(old_backend, new_backend, examples: Sequence[Example], judges: Judges,
+            train: Sequence[Example] | None = None, max_tokens: int = 60) -> dict:
+    """The new model against the old on held-out examples, through `selfclone eval`'s comparison (held-out loss,
+    similarity, attribution rate when `train` is given), plus per-prompt win rates by the judges."""
+    from ..backends.base import GenerationOptions
+    from ..evaluate.compare import Entrant
+    from ..evaluate.compare import compare as evaluate_models
+    from ..evaluate.similarity import similarity
+
     if not examples:
         raise DataError("no held-out examples to compare on", "put a held-out chat JSONL in the workspace's data/")
-    old = old_replies if old_replies is not None else replies(old_backend, examples, on_reply)
-    new = replies(new_backend, examples, on_reply)
-    result = {"prompts": len(examples), "old_replies": old, "new_replies": new,
-              "old_heldout_loss": heldout_loss(old_backend.model, old_backend.tokenizer, examples),
-              "new_heldout_loss": heldout_loss(new_backend.model, new_backend.tokenizer, examples)}
+    options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, no_repeat_ngram_size=4, seed=0)
+    result = evaluate_models([Entrant("old", old_backend), Entrant("new", new_backend)], examples, train, options)
+    out = {"prompts": len(examples), "attribution_ceiling": result.attribution_ceiling}
+    for side, model in zip(("old", "new"), result.results, strict=True):
+        out[f"{side}_replies"] = model.replies
+        for key in ("heldout_loss", "similarity", "attribution_rate", "style_distance"):
+            out[f"{side}_{key}"] = model.metrics.get(key)
+    old, new = out["old_replies"], out["new_replies"]
     prompts = [e.prompt() for e in examples]
     if judges.reward is not None:
         old_r, new_r = judges.reward.score(prompts, old), judges.reward.score(prompts, new)
-        result |= {"win_rate_reward_model": win_rate(new_r, old_r),
-                   "old_mean_reward": sum(old_r) / len(old_r), "new_mean_reward": sum(new_r) / len(new_r)}
+        out |= {"win_rate_reward_model": win_rate(new_r, old_r),
+                "old_mean_reward": sum(old_r) / len(old_r), "new_mean_reward": sum(new_r) / len(new_r)}
     if judges.simulated:
-        from ..evaluate.similarity import similarity
-
         real = [e.reply() for e in examples]
-        old_s, new_s = [float(x) for x in similarity(old, real)], [float(x) for x in similarity(new, real)]
-        result |= {"win_rate_simulated": win_rate(new_s, old_s), "old_similarity": sum(old_s) / len(old_s),
-                   "new_similarity": sum(new_s) / len(new_s)}
-    return result
+        out["win_rate_simulated"] = win_rate([float(x) for x in similarity(new, real)],
+                                             [float(x) for x in similarity(old, real)])
+    return out

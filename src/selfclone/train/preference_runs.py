@@ -125,9 +125,15 @@ def canonical(name: str) -> str:
     return str(path.resolve()) if path.exists() else name
 
 
+def expand_run_id(name: str, workspace_runs: Path | None) -> str:
+    """A bare run id of this workspace (runs/RUN_ID) as its folder; any other name unchanged."""
+    if workspace_runs is not None and "/" not in name and (Path(workspace_runs) / name / "run.json").exists():
+        return str(Path(workspace_runs) / name)
+    return name
+
+
 def start_point(name: str, workspace_runs: Path | None) -> Start:
-    if workspace_runs is not None and (Path(workspace_runs) / name / "run.json").exists():
-        name = str(Path(workspace_runs) / name)          # a bare run id from this workspace
+    name = expand_run_id(name, workspace_runs)
     ref = models.resolve(name, workspace_runs)
     if ref.kind != "clone":
         return Start(replace(ref, name=canonical(name)), canonical(name), None)

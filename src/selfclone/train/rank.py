@@ -115,6 +115,17 @@ def workspace_prompts(ws, store) -> list[RankPrompt]:
 
 # --- candidates -----------------------------------------------------------------------------------------
 
+def distinct(texts: Sequence[str], seen: dict[str, str] | None = None) -> dict[str, str]:
+    """Stripped non-empty texts keyed by their case- and space-insensitive form: repeats collapse to one."""
+    seen = {} if seen is None else seen
+    for text in texts:
+        text = text.strip()
+        key = " ".join(text.lower().split())
+        if key and key not in seen:
+            seen[key] = text
+    return seen
+
+
 def generate_candidates(backend, messages: Sequence[dict], n: int, options, seed: int, attempts: int = 3) -> list[str]:
     """n different replies: sample with the given options, drop repeats and empty ones, sample again for the rest."""
     seen: dict[str, str] = {}
@@ -122,12 +133,7 @@ def generate_candidates(backend, messages: Sequence[dict], n: int, options, seed
         want = n - len(seen)
         if want <= 0:
             break
-        texts = backend.candidates(list(messages), options.with_(n=max(want, 2), seed=seed + 1009 * attempt))
-        for text in texts:
-            text = text.strip()
-            key = " ".join(text.lower().split())
-            if key and key not in seen:
-                seen[key] = text
+        distinct(backend.candidates(list(messages), options.with_(n=max(want, 2), seed=seed + 1009 * attempt)), seen)
     return list(seen.values())[:n]
 
 

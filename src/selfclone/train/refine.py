@@ -61,6 +61,7 @@ def refine_cmd(model: str = typer.Argument(..., help="the supervised clone to st
                beta: float = typer.Option(None, help="DPO beta (default 0.1)"),
                max_steps: int = typer.Option(None, help="cap DPO steps per round"),
                temperature: float = typer.Option(0.9, help="sampling temperature of the candidates"),
+               max_tokens: int = typer.Option(60, help="longest candidate and comparison reply, in tokens"),
                seed: int = typer.Option(0)):
     """Generate, rank, train, repeat: each round's model is kept, named and compared with the previous one."""
     from ..backends.transformers_backend import TransformersBackend
@@ -82,7 +83,7 @@ def refine_cmd(model: str = typer.Argument(..., help="the supervised clone to st
     for round_no in range(1, rounds + 1):
         console.rule(f"round {round_no}/{rounds}: {current}")
         with ws.store() as store:
-            session = open_session(ws, store, current, prompts, n, temperature, None, seed + round_no,
+            session = open_session(ws, store, current, prompts, n, temperature, max_tokens, seed + round_no,
                                    limit=per_round, rotate=(round_no - 1) * per_round)
             done = rank_simulated(session) if simulate else rank_loop(session)
         console.print(f"{done} prompts ranked" + (" (simulated ranker)" if simulate else ""))
@@ -102,7 +103,8 @@ def refine_cmd(model: str = typer.Argument(..., help="the supervised clone to st
             if examples:
                 with console.status(f"comparing {new} with {current} on {len(examples)} held-out prompts ..."):
                     result = compare(TransformersBackend(current, workspace_runs=ws.runs_dir),
-                                     TransformersBackend(new, workspace_runs=ws.runs_dir), examples, judges)
+                                     TransformersBackend(new, workspace_runs=ws.runs_dir), examples, judges,
+                                     max_tokens=max_tokens)
                 row |= {k: v for k, v in result.items() if not k.endswith("_replies")}
             else:
                 console.print("[yellow]no unranked held-out prompts to compare on: pass --heldout FILE[/]")
