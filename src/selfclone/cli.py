@@ -5,7 +5,13 @@ Library errors (SelfcloneError) become one clean message and an exit code here, 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+# OpenMP threads that spin-wait at every barrier turn a busy laptop into a crawl: with other work on the cores,
+# a training step here took 11-21 s with GNU OpenMP's default spinning and 4 s with PASSIVE waiting
+# (docs/BENCHMARKS.md). It must be set before torch loads; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
 import typer

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataError
-from .preference import PreferencePair, read_preferences, trl_rows, write_preferences
-from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_run, finish, last_values,
+from .preference import PreferencePair, read_preferences, trl_rows
+from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_pairs_run, finish, last_values,
                               load_policy, quiet, run_callback, train_with, trainable_snapshot, trainer_args)
 from .rundir import RunDir
 
@@ -26,14 +25,7 @@ from .rundir import RunDir
 def prepare(pairs: list[PreferencePair], valid_pairs: list[PreferencePair], settings: PreferenceSettings,
             start: Start, out: Path | None, runs_dir: Path, info: dict | None = None) -> RunDir:
     """Create the run directory with its own copy of the pairs (dpo format)."""
-    if not pairs:
-        raise DataError("no preference pairs to train on", "rank some candidates: `selfclone rank MODEL`")
-    run = create_run(settings, start, out, runs_dir,
-                     {"train_pairs": len(pairs), "valid_pairs": len(valid_pairs)} | (info or {}))
-    write_preferences(run.path / "data" / "train.jsonl", pairs, "dpo")
-    if valid_pairs:
-        write_preferences(run.path / "data" / "valid.jsonl", valid_pairs, "dpo")
-    return run
+    return create_pairs_run(pairs, valid_pairs, settings, start, out, runs_dir, info, "dpo", "train on")
 
 
 def train(run: RunDir, start: Start, events=None) -> dict:

@@ -352,3 +352,19 @@ def reward_run_info(path: str, workspace_runs: Path | None) -> tuple[RunDir, dic
         raise TrainingError(f"reward run {run_dir} has not finished (status: {info.get('status')})",
                             "train it again: `selfclone train --method reward`")
     return run, info
+
+
+def create_pairs_run(pairs, valid_pairs, settings: "PreferenceSettings", start: "Start", out: Path | None,
+                     runs_dir: Path, info: dict | None, file_format: str, purpose: str) -> RunDir:
+    """Create a DPO or reward run directory with its own copy of the pairs, in `file_format`."""
+    from ..errors import DataError
+    from .preference import write_preferences
+
+    if not pairs:
+        raise DataError(f"no preference pairs to {purpose}", "rank some candidates: `selfclone rank MODEL`")
+    run = create_run(settings, start, out, runs_dir,
+                     {"train_pairs": len(pairs), "valid_pairs": len(valid_pairs)} | (info or {}))
+    write_preferences(run.path / "data" / "train.jsonl", pairs, file_format)
+    if valid_pairs:
+        write_preferences(run.path / "data" / "valid.jsonl", valid_pairs, file_format)
+    return run
