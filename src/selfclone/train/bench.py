@@ -77,7 +77,8 @@ def measure_trl(steps: int, batch_size: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch_size, learning_rate=2e-4,
-                         max_steps=steps + 1, logging_steps=1, report_to="none", save_strategy="no")
+                         max_steps=steps + 1, logging_steps=1, report_to="none", save_strategy="no",
+                         use_cpu=True)   # the one change its defaults need to run on a CPU (bf16=True otherwise refuses)
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                              peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
                                                     task_type="CAUSAL_LM"), callbacks=[Clock()])
