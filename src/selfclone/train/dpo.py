@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .preference import PreferencePair, read_preferences, trl_rows
-from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_pairs_run, finish, last_values,
+from .preference import PreferencePair, trl_rows
+from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_pairs_run, load_pairs_run, finish, last_values,
                               load_policy, quiet, run_callback, train_with, trainable_snapshot, trainer_args)
 from .rundir import RunDir
 
@@ -32,11 +32,7 @@ def train(run: RunDir, start: Start, events=None) -> dict:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    info = run.info()
-    settings = PreferenceSettings.from_dict(info["settings"])
-    pairs = read_preferences(run.path / "data" / "train.jsonl")
-    valid_path = run.path / "data" / "valid.jsonl"
-    valid = read_preferences(valid_path) if valid_path.exists() else []
+    settings, pairs, valid = load_pairs_run(run)
 
     with quiet():
         model, tokenizer, peft_config = load_policy(start, settings)

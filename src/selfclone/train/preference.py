@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..dataset.chat import parse_turns
+from ..dataset.tables import iter_jsonl
 from ..errors import DataError
 from ..fileio import write_jsonl
 
@@ -204,17 +205,7 @@ def read_preferences(path: Path | str) -> list[PreferencePair]:
     path = Path(path)
     if not path.exists():
         raise DataError("file not found", "export rankings with `selfclone preferences export --out FILE`", path=path)
-    pairs = []
-    with path.open(encoding="utf-8-sig") as fh:
-        for lineno, text in enumerate(fh, 1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})",
-                                "each line must be one complete JSON object", path=path, line=lineno) from exc
-            pairs.append(parse_preference(record, path=path, line=lineno))
+    pairs = [parse_preference(record, path=path, line=lineno) for lineno, record in iter_jsonl(path)]
     if not pairs:
         raise DataError("the file has no preference pairs", "export some: `selfclone preferences export --out FILE`",
                         path=path)

@@ -368,3 +368,13 @@ def create_pairs_run(pairs, valid_pairs, settings: "PreferenceSettings", start: 
     if valid_pairs:
         write_preferences(run.path / "data" / "valid.jsonl", valid_pairs, file_format)
     return run
+
+
+def load_pairs_run(run: RunDir) -> tuple["PreferenceSettings", list, list]:
+    """A DPO or reward run's settings and its own copy of the training and validation pairs."""
+    from .preference import read_preferences
+
+    settings = PreferenceSettings.from_dict(run.info()["settings"])
+    valid_path = run.path / "data" / "valid.jsonl"
+    return (settings, read_preferences(run.path / "data" / "train.jsonl"),
+            read_preferences(valid_path) if valid_path.exists() else [])

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import models
-from .preference import PreferencePair, read_preferences, trl_rows
-from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_pairs_run, finish, last_values,
+from .preference import PreferencePair, trl_rows
+from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_pairs_run, load_pairs_run, finish, last_values,
                               lora_config, quiet, run_callback, train_with, trainable_snapshot, trainer_args)
 from .rundir import RunDir
 
@@ -49,10 +49,7 @@ def train(run: RunDir, start: Start, events=None) -> dict:
     from trl import RewardConfig, RewardTrainer
 
     info = run.info()
-    settings = PreferenceSettings.from_dict(info["settings"])
-    pairs = read_preferences(run.path / "data" / "train.jsonl")
-    valid_path = run.path / "data" / "valid.jsonl"
-    valid = read_preferences(valid_path) if valid_path.exists() else []
+    settings, pairs, valid = load_pairs_run(run)
 
     import torch
 
