@@ -14,7 +14,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from .workspace import Workspace
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: errors name files; a path broken across lines cannot be copied back into a command
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def workspace(path: Path | None = None, *, required: bool = True) -> Workspace | None:

@@ -80,7 +80,7 @@ def test_turing_command_errors_are_clear(ws, demo_heldout, tiny_model_dir, monke
     assert main(["turing", "--model", str(tiny_model_dir), "--n", "5"]) == 2
     err = error()
     assert "a Turing session of 5 items needs 5 held-out examples, but there are only 3" in err
-    assert "data/heldout.js" in err                  # the file is named (the terminal may wrap it anywhere)
+    assert f"{ws.data_dir / 'heldout.jsonl'}:" in err     # named whole: errors are never hard-wrapped
     assert "pass --n 3 or fewer" in err
     assert main(["turing", "--model", "no-such-model"]) == 3
     assert "unknown model 'no-such-model'" in error()
