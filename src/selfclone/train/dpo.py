@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .preference import PreferencePair, trl_rows
-from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_pairs_run, load_pairs_run, finish, last_values,
-                              load_policy, quiet, run_callback, train_with, trainable_snapshot, trainer_args)
+from .preference_runs import (PreferenceSettings, Start, create_pairs_run, load_pairs_run, run_trainer, finish, last_values,
+                              load_policy, quiet, run_callback, trainer_args)
 from .rundir import RunDir
 
 
@@ -42,13 +42,10 @@ def train(run: RunDir, start: Start, events=None) -> dict:
                              eval_dataset=Dataset.from_list(trl_rows(valid)) if valid else None,
                              processing_class=tokenizer, peft_config=peft_config,
                              callbacks=[run_callback(run, settings, events)])
-        before = trainable_snapshot(trainer.model)
-        seconds = train_with(trainer, run)
-    changed = changed_tensors(before, trainer.model)
+        common = run_trainer(trainer, run)
 
     rows = run.read_metrics()
-    summary = {"steps": trainer.state.global_step, "train_seconds": round(seconds, 1), "pairs": len(pairs),
-               "valid_pairs": len(valid), "beta": settings.kl_beta, "changed_tensors": changed}
+    summary = common | {"pairs": len(pairs), "valid_pairs": len(valid), "beta": settings.kl_beta}
     summary |= last_values(rows, ("train_loss", "reward_margin", "reward_accuracy"))
     summary |= last_values(rows, ("valid_loss", "valid_reward_margin", "valid_reward_accuracy"), window=1)
     return finish(run, trainer.model, tokenizer, settings, summary, register=True)

@@ -378,3 +378,11 @@ def load_pairs_run(run: RunDir) -> tuple["PreferenceSettings", list, list]:
     valid_path = run.path / "data" / "valid.jsonl"
     return (settings, read_preferences(run.path / "data" / "train.jsonl"),
             read_preferences(valid_path) if valid_path.exists() else [])
+
+
+def run_trainer(trainer, run: RunDir) -> dict:
+    """Train with a TRL trainer; the summary's common part: steps, seconds, and how many tensors changed."""
+    before = trainable_snapshot(trainer.model)
+    seconds = train_with(trainer, run)
+    return {"steps": trainer.state.global_step, "train_seconds": round(seconds, 1),
+            "changed_tensors": changed_tensors(before, trainer.model)}

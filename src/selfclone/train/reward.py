@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .. import models
 from .preference import PreferencePair, trl_rows
-from .preference_runs import (PreferenceSettings, Start, changed_tensors, create_pairs_run, load_pairs_run, finish, last_values,
-                              lora_config, quiet, run_callback, train_with, trainable_snapshot, trainer_args)
+from .preference_runs import (PreferenceSettings, Start, create_pairs_run, load_pairs_run, run_trainer, finish, last_values,
+                              lora_config, quiet, run_callback, trainer_args)
 from .rundir import RunDir
 
 
@@ -62,12 +62,9 @@ def train(run: RunDir, start: Start, events=None) -> dict:
                                 eval_dataset=Dataset.from_list(trl_rows(valid)) if valid else None,
                                 processing_class=tokenizer, peft_config=lora_config(settings, "SEQ_CLS"),
                                 callbacks=[run_callback(run, settings, events)])
-        before = trainable_snapshot(trainer.model)
-        seconds = train_with(trainer, run)
-    changed = changed_tensors(before, trainer.model)
+        common = run_trainer(trainer, run)
     rows = run.read_metrics()
-    summary = {"steps": trainer.state.global_step, "train_seconds": round(seconds, 1), "pairs": len(pairs),
-               "valid_pairs": len(valid), "changed_tensors": changed}
+    summary = common | {"pairs": len(pairs), "valid_pairs": len(valid)}
     summary |= last_values(rows, ("train_loss", "reward_margin", "pair_accuracy"))
     finish(run, trainer.model, tokenizer, settings, summary, register=False)
     if valid:

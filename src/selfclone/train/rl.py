@@ -25,9 +25,8 @@ from pathlib import Path
 
 from ..errors import DataError, TrainingError
 from ..fileio import write_jsonl
-from .preference_runs import (PreferenceSettings, Start, canonical, changed_tensors, create_run, finish, last_values,
-                              load_policy, quiet, reward_run_info, run_callback, train_with, trainable_snapshot,
-                              trainer_args)
+from .preference_runs import (PreferenceSettings, run_trainer, Start, canonical, create_run, finish, last_values,
+                              load_policy, quiet, reward_run_info, run_callback, trainer_args)
 from .rundir import RunDir
 
 
@@ -83,14 +82,11 @@ def train(run: RunDir, start: Start, events=None) -> dict:
                               train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
                               processing_class=tokenizer, peft_config=peft_config,
                               callbacks=[run_callback(run, settings, events)])
-        before = trainable_snapshot(trainer.model)
-        seconds = train_with(trainer, run)
-    changed = changed_tensors(before, trainer.model)
+        common = run_trainer(trainer, run)
 
     rows = run.read_metrics()
     rewards = [r["reward_mean"] for r in rows if r.get("reward_mean") is not None]
-    summary = {"steps": trainer.state.global_step, "train_seconds": round(seconds, 1), "prompts": len(prompts),
-               "beta": settings.kl_beta, "changed_tensors": changed,
-               "reward_first": rewards[0] if rewards else None, "reward_last": rewards[-1] if rewards else None}
+    summary = common | {"prompts": len(prompts), "beta": settings.kl_beta,
+                        "reward_first": rewards[0] if rewards else None, "reward_last": rewards[-1] if rewards else None}
     summary |= last_values(rows, ("kl", "clip_ratio", "train_loss"))
     return finish(run, trainer.model, tokenizer, settings, summary, register=True)
