@@ -21,31 +21,26 @@ from .terminal import err_console
 
 app = typer.Typer(name="selfclone", help="Build a chatbot that talks like you: collect, prepare, train, evaluate, talk.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-bench = typer.Typer(help="Benchmarks: measured figures with a baseline from the same run.", no_args_is_help=True)
-app.add_typer(bench, name="bench")
 
+# The command modules of every area, in the order their commands appear in --help. Only this module knows them all.
 AREAS = [
     "selfclone.workspace_commands",
     "selfclone.collect.commands",
     "selfclone.collect.interview_commands",
+    "selfclone.collect.synth_commands",
     "selfclone.dataset.commands",
     "selfclone.train.commands",
-    "selfclone.train.preference_commands",
+    "selfclone.refine.commands",
     "selfclone.evaluate.commands",
     "selfclone.serve.commands",
-    "selfclone.demo",
+    "selfclone.demo_commands",
+    "selfclone.bench.commands",
 ]
 
 
 def _register() -> None:
     for name in AREAS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue       # an area not built yet
-            raise
-        module.register_commands(app, bench)
+        importlib.import_module(name).register_commands(app)
 
 
 _register()

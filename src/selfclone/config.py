@@ -21,29 +21,69 @@ from .errors import ConfigError
 DEFAULT_MODEL = "smollm2-135m"
 
 
+MAX_N = 128            # OpenAI's cap on candidates per request
+
+
 @dataclass(frozen=True)
-class GenerationDefaults:
+class GenerationOptions:
+    """How a reply is sampled: the one options type of every backend and entry point. The workspace's [generation]
+    section holds its defaults; a command's flags and an API request override them field by field."""
+
     max_tokens: int = 96
-    temperature: float = 0.7
+    temperature: float = field(default=0.7, metadata={"help": "0 = greedy; 0-2 as in OpenAI's API"})
     top_p: float = 0.9
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.3
+    stop: tuple[str, ...] = ()
+    n: int = 1
     no_repeat_ngram_size: int = 0
-    memory: int = field(default=4, metadata={"help": "previous turns kept in chat"})
+    seed: int | None = None
 
     def __post_init__(self):
-        if self.max_tokens < 1:
-            raise ConfigError(f"generation.max_tokens must be >= 1, got {self.max_tokens}")
-        if not 0.0 <= self.temperature <= 5.0:
-            raise ConfigError(f"generation.temperature must be in [0, 5], got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ConfigError(f"generation.top_p must be in (0, 1], got {self.top_p}")
-        for name in ("presence_penalty", "frequency_penalty"):
+        def bad(name, rule):
+            raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+
+        for name in ("max_tokens", "n", "no_repeat_ngram_size"):
             value = getattr(self, name)
-            if not -2.0 <= value <= 2.0:
-                raise ConfigError(f"generation.{name} must be in [-2, 2] as in OpenAI's API, got {value}")
-        if self.memory < 0:
-            raise ConfigError(f"generation.memory must be >= 0, got {self.memory}")
+            if not isinstance(value, int) or isinstance(value, bool):
+                bad(name, "a whole number")
+        for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+                bad(name, "a number")
+        if self.max_tokens < 1:
+            bad("max_tokens", ">= 1")
+        if not 0.0 <= self.temperature <= 2.0:
+            bad("temperature", "in [0, 2] as in OpenAI's API")
+        if not 0.0 < self.top_p <= 1.0:
+            bad("top_p", "in (0, 1]")
+        if not 1 <= self.n <= MAX_N:
+            bad("n", f"between 1 and {MAX_N} (OpenAI's limit)")
+        if self.no_repeat_ngram_size < 0:
+            bad("no_repeat_ngram_size", ">= 0 (0 turns it off)")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -2.0 <= getattr(self, name) <= 2.0:
+                bad(name, "in [-2, 2] as in OpenAI's API")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def with_(self, **changes) -> "GenerationOptions":
+        """A copy with the given fields changed; None means: keep this one's value."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "stop" in changes:
+            changes["stop"] = tuple(changes["stop"])
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    memory: int = field(default=4, metadata={"help": "previous exchanges kept in a conversation"})
+
+    def __post_init__(self):
+        if not isinstance(self.memory, int) or self.memory < 0:
+            raise ConfigError(f"chat.memory must be a whole number >= 0, got {self.memory!r}")
 
 
 @dataclass(frozen=True)
@@ -73,17 +113,20 @@ class WorkspaceConfig:
     description: str = ""
     system: str = ""
     model: str = DEFAULT_MODEL
-    generation: GenerationDefaults = GenerationDefaults()
+    generation: GenerationOptions = GenerationOptions()
+    chat: ChatSettings = ChatSettings()
     collect: CollectSettings = CollectSettings()
 
     def to_toml(self) -> str:
-        data = dataclasses.asdict(self)
-        data["collect"]["me"] = list(data["collect"]["me"])
-        data["collect"]["pii_off"] = list(data["collect"]["pii_off"])
-        return tomli_w.dumps(data)
+        def plain(value):
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items() if v is not None}   # TOML has no null
+            return list(value) if isinstance(value, tuple) else value
+
+        return tomli_w.dumps(plain(dataclasses.asdict(self)))
 
 
-_SECTIONS = {"generation": GenerationDefaults, "collect": CollectSettings}
+_SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):
@@ -93,6 +136,10 @@ def _build(cls, data: dict[str, Any], where: str):
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}",
                           f"valid settings: {', '.join(known)}")
     kwargs = {}
+    if cls is WorkspaceConfig and isinstance(data.get("generation"), dict) and "memory" in data["generation"]:
+        # workspaces made before [chat] existed kept memory under [generation]
+        data = dict(data, generation=dict(data["generation"]), chat=dict(data.get("chat", {})))
+        data["chat"].setdefault("memory", data["generation"].pop("memory"))
     for key, value in data.items():
         if key in _SECTIONS and cls is WorkspaceConfig:
             if not isinstance(value, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import sys
 from pathlib import Path
 
 
@@ -39,7 +40,10 @@ def fast_bf16() -> bool:
 
 
 def describe() -> str:
-    import torch
-
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return f"{cpu_name()}, {cores()} cores{', bf16 fast' if fast_bf16() else ''}{gpu}, torch {torch.__version__}"
+    """One line for every benchmark: CPU, cores, bf16, Python, and torch and its GPU when torch is loaded
+    (a benchmark that measures memory without torch does not pay for importing it here)."""
+    torch = sys.modules.get("torch")
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch is not None and torch.cuda.is_available() else ""
+    lib = f", torch {torch.__version__}" if torch is not None else ""
+    return (f"{cpu_name()}, {cores()} cores{', bf16 fast' if fast_bf16() else ''}{gpu}, "
+            f"Python {platform.python_version()}{lib}")

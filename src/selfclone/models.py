@@ -90,6 +90,11 @@ def _clone_from_run_dir(run_dir: Path, name: str | None = None) -> ModelRef:
     return ModelRef(name or info["name"], "clone", path, base=info["base_model"], run_dir=run_dir, info=info)
 
 
+def as_ref(model: "str | ModelRef", workspace_runs: Path | None = None) -> ModelRef:
+    """A ModelRef as it is, or a name resolved: lets a command resolve once and hand the result on."""
+    return model if isinstance(model, ModelRef) else resolve(model, workspace_runs)
+
+
 def resolve(name: str, workspace_runs: Path | None = None) -> ModelRef:
     if name in EMBEDDED:
         return ModelRef(name, "embedded", str(embedded_path(name)), info={"title": EMBEDDED[name]["title"]})

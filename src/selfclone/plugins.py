@@ -27,6 +27,7 @@ BUILTIN_PLUGINS = [
     "selfclone.backends.openai_backend",
     "selfclone.backends.llamacpp_backend",
     "selfclone.collect.importers",
+    "selfclone.serve.terminal",
 ]
 
 
@@ -41,7 +42,8 @@ class Specs:
 
     @hookspec
     def register_frontends(self, register):
-        """Register frontends (servers and bots) that take a Backend."""
+        """Register frontends (terminal, servers, bots): a class with `name` and `command`, a Typer command
+        function that `selfclone serve NAME` runs. Frontends take a Backend and the workspace's persona and memory."""
 
 
 pm = pluggy.PluginManager("selfclone")

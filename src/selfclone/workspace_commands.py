@@ -73,6 +73,6 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON"))
     console.print(table if clones else "[dim]no clones yet: `selfclone train DATA.jsonl`[/]")
 
 
-def register_commands(app, bench):
+def register_commands(app):
     app.command()(init)
     app.command("models")(models_cmd)

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from selfclone.backends.base import ChatSession, GenerationOptions, cut_at_stop
+from selfclone.backends.base import cut_at_stop
+from selfclone.config import GenerationOptions
+from selfclone.persona.session import ChatSession
 from selfclone.backends.transformers_backend import PenaltyProcessor, TransformersBackend, stream_until_stop
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from selfclone.backends.base import ChatSession, GenerationOptions
+from selfclone.config import GenerationOptions
+from selfclone.persona.session import ChatSession
 from selfclone.backends.registry import open_backend
 from selfclone.collect.interview import (OPINION, SCENARIO, Interview, InterviewLog, Question, load_bank, merge,
                                          shipped_bank, shuffled)

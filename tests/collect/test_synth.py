@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from selfclone.backends.base import GenerationOptions
+from selfclone.config import GenerationOptions
 from selfclone.backends.registry import open_backend
 from selfclone.collect import synth
 from selfclone.dataset.chat import read_examples
@@ -88,7 +88,7 @@ def test_bad_templates(tmp_path, text, message):
 
 
 def test_example_template_loads():
-    from selfclone.dataset.commands import _template_path
+    from selfclone.collect.synth_commands import _template_path
 
     template = synth.Template.load(_template_path("example"))
     assert template.size() == 4 * 5 * 2 * 2 and "Ravi" in template.instruction

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from selfclone.backends.base import GenerationOptions
+from selfclone.config import GenerationOptions
 from selfclone.backends.registry import open_backend
 from selfclone.errors import ConfigError, DataError
 from selfclone.evaluate.baselines import FewShot, ModeBackend, PersonaPrompt, Retrieval, make_mode

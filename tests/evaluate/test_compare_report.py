@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from selfclone.backends.base import GenerationOptions
+from selfclone.config import GenerationOptions
 from selfclone.cli import main
 from selfclone.dataset.chat import Example, write_examples
 from selfclone.evaluate.baselines import ModeBackend, PersonaPrompt

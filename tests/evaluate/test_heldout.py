@@ -69,7 +69,7 @@ def test_batched_loss_equals_the_one_at_a_time_loop(tiny_model_dir, demo_heldout
 
 
 def test_bench_eval_measures_three_ways_that_agree(tiny_model_dir, capsys):
-    from selfclone.evaluate.bench import bench_eval
+    from selfclone.bench.eval import bench_eval
 
     runs = bench_eval(examples=6, batch_size=3, rounds=2, model=str(tiny_model_dir), threads=None)
     assert len(runs) >= 3 and all(r["seconds"] > 0 for r in runs.values())

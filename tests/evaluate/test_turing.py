@@ -43,7 +43,7 @@ def test_judgements_are_saved_per_kind_session_and_item(ws):
 
 
 def test_a_game_saves_items_first_then_each_answer_and_resumes(ws, demo_heldout, tiny_backend):
-    from selfclone.backends.base import GenerationOptions
+    from selfclone.config import GenerationOptions
 
     with ws.store() as store:
         game = TuringGame.open(store, "s1", model="tiny", judge_kind="stranger", heldout=demo_heldout, n=4)

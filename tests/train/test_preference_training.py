@@ -14,13 +14,28 @@ from selfclone import models
 from selfclone.dataset.chat import Example
 from selfclone.errors import ModelNotFound, TrainingError
 from selfclone.train import dpo, reward, rl, sft
-from selfclone.train.preference import PreferencePair
-from selfclone.train.preference_commands import run_preference_method
+from selfclone.dataset.preferences import PreferencePair
 from selfclone.train.preference_runs import PreferenceSettings, start_point
-from selfclone.train.rank import RankingLog, RankPrompt
+from selfclone.refine.rank import RankingLog, RankPrompt
 from selfclone.train.settings import SFTSettings
 
 pytestmark = pytest.mark.slow
+
+
+def run_preference_method(method, *, workspace, **fields):
+    """What `selfclone train --method METHOD` does without printing: pairs from the workspace's rankings, the
+    registry's prepare, train; returns the run's run.json."""
+    from dataclasses import replace
+
+    from selfclone.train import methods
+    from selfclone.train.commands import store_pairs, workspace_defaults
+
+    request = methods.TrainRequest(method=method, **fields)
+    if request.preferences is None:
+        request = replace(request, **store_pairs(workspace, request.from_, workspace.runs_dir))
+    prepared = methods.prepare(request, workspace.runs_dir, workspace_defaults(workspace))
+    prepared.train()
+    return prepared.run.info() | {"run_dir": str(prepared.run.path)}
 SELFCLONE = str(Path(sys.executable).with_name("selfclone"))
 SYSTEM = {"role": "system", "content": "You are Maggie."}
 GOOD = ["aye, stewed, milk after.", "right then, the bees are fine.", "biscuit's asleep by the stove. over."]

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from selfclone import models
-from selfclone.backends.base import GenerationOptions
+from selfclone.config import GenerationOptions
 from selfclone.backends.transformers_backend import TransformersBackend
 from selfclone.dataset.chat import Example
 from selfclone.errors import DataError, TrainingError

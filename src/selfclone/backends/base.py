@@ -10,53 +10,10 @@ A Backend turns chat messages into text. `chat` streams one reply as text pieces
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from ..errors import BackendError
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    max_tokens: int = 96
-    temperature: float = 0.7
-    top_p: float = 0.9
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    stop: tuple[str, ...] = ()
-    n: int = 1
-    no_repeat_ngram_size: int = 0
-    seed: int | None = None
-
-    def __post_init__(self):
-        if self.max_tokens < 1:
-            raise BackendError(f"max_tokens must be >= 1, got {self.max_tokens}")
-        if self.temperature < 0:
-            raise BackendError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise BackendError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.n < 1:
-            raise BackendError(f"n must be >= 1, got {self.n}")
-        for name in ("presence_penalty", "frequency_penalty"):
-            if not -2 <= getattr(self, name) <= 2:
-                raise BackendError(f"{name} must be in [-2, 2] (OpenAI's range), got {getattr(self, name)}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
-
-    def with_(self, **changes) -> "GenerationOptions":
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    @classmethod
-    def from_defaults(cls, defaults, **overrides) -> "GenerationOptions":
-        """Build from a config.GenerationDefaults plus explicit overrides (None means: keep the default)."""
-        base = {f: getattr(defaults, f) for f in ("max_tokens", "temperature", "top_p", "presence_penalty",
-                                                   "frequency_penalty", "no_repeat_ngram_size")}
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        if "stop" in base:
-            base["stop"] = tuple(base["stop"])
-        return cls(**base)
+from ..config import GenerationOptions  # noqa: F401  (the one options type; backends take it from here too)
 
 
 @runtime_checkable
@@ -83,34 +40,3 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     """Cut `text` at the first stop string; returns (text, stopped)."""
     cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
-
-
-@dataclass
-class ChatSession:
-    """A conversation with memory of the last `memory` exchanges and a context (system/persona) prompt."""
-
-    backend: Backend
-    options: GenerationOptions
-    context: str | None = None
-    memory: int = 4
-    history: list[dict] = field(default_factory=list)
-
-    def messages_for(self, user_text: str) -> list[dict]:
-        window = self.history[-2 * self.memory:] if self.memory > 0 else []
-        system = [{"role": "system", "content": self.context}] if self.context else []
-        return system + window + [{"role": "user", "content": user_text}]
-
-    def send(self, user_text: str) -> Iterator[str]:
-        """Stream the reply to `user_text`, then remember both turns."""
-        pieces = []
-        for piece in self.backend.chat(self.messages_for(user_text), self.options):
-            pieces.append(piece)
-            yield piece
-        self.history += [{"role": "user", "content": user_text}, {"role": "assistant", "content": "".join(pieces)}]
-
-    def reset(self) -> None:
-        self.history.clear()
-
-    def transcript(self) -> list[dict]:
-        system = [{"role": "system", "content": self.context}] if self.context else []
-        return system + list(self.history)

@@ -31,7 +31,7 @@ class LlamaCppBackend:
             raise BackendError("the llamacpp backend needs llama-cpp-python",
                                'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python') from exc
         self.options = options or self.Options()
-        ref = models.resolve(model, workspace_runs)
+        ref = models.as_ref(model, workspace_runs)
         if ref.kind not in ("embedded", "gguf"):
             raise BackendError(f"llamacpp loads GGUF files; '{model}' is a {ref.kind} model",
                                "use the transformers backend, or export the clone to GGUF")

@@ -51,7 +51,7 @@ class TransformersBackend:
             self.model, self.tokenizer = loaded
             self.model_name = model
         else:
-            ref = models.resolve(model, workspace_runs)
+            ref = models.as_ref(model, workspace_runs)
             self.model_name = ref.name
             self.model, self.tokenizer = models.load(ref)
         if self.options.device != "cpu":

@@ -239,15 +239,6 @@ def export_cmd(out: Path = typer.Option(..., "--out", help="chat JSONL to write"
     console.print(f"[green]wrote[/] {count:,} examples to {out}")
 
 
-def bench_import_cmd(messages: int = typer.Option(1_000_000, "--messages", help="messages per generated export"),
-                     keep: Path = typer.Option(None, "--keep", help="generate the exports here and keep them")):
-    """Import speed and peak memory on generated WhatsApp and Telegram exports, against reading the same file."""
-    from .import_bench import run_benchmark
-
-    for line in run_benchmark(messages, keep):
-        console.print(line, soft_wrap=True)        # table rows stay whole, for pasting into docs
-
-
 def data_group(app: typer.Typer) -> typer.Typer:
     """The `selfclone data` group, shared by the areas that add `data` commands: found, or made once."""
     for info in app.registered_groups:
@@ -258,10 +249,9 @@ def data_group(app: typer.Typer) -> typer.Typer:
     return group
 
 
-def register_commands(app, bench):
+def register_commands(app):
     app.command("import", no_args_is_help=True)(import_cmd)
     data = data_group(app)
     data.command("stats")(stats_cmd)
     data.command("pii")(pii_cmd)
     data.command("export")(export_cmd)
-    bench.command("import")(bench_import_cmd)

@@ -125,5 +125,5 @@ def export(out: Path = typer.Option(..., "--out", "-o", help="the chat JSONL fil
     console.print(f"[green]wrote[/] {count} examples to {out}")
 
 
-def register_commands(app, bench):
+def register_commands(app):
     app.add_typer(interview_app, name="interview")

@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..backends.base import Backend, GenerationOptions
+from ..backends.base import Backend
+from ..config import GenerationOptions
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_open
 

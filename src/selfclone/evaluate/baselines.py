@@ -17,7 +17,8 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..backends.base import Backend, GenerationOptions
+from ..backends.base import Backend
+from ..config import GenerationOptions
 from ..dataset.chat import Example
 from ..errors import ConfigError, DataError
 

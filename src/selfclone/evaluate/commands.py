@@ -1,4 +1,4 @@
-"""`selfclone eval`, `selfclone turing`, `selfclone probe`, and `selfclone bench eval|quality`."""
+"""`selfclone eval`, `selfclone turing` and `selfclone probe`."""
 from __future__ import annotations
 
 import contextlib
@@ -11,13 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import models
-from ..backends.base import GenerationOptions
+from ..config import GenerationOptions
 from ..backends.registry import open_backend
-from ..config import GenerationDefaults
+
 from ..dataset.chat import read_examples
 from ..errors import ConfigError, DataError, SelfcloneError
 from ..terminal import console, progress_bar, workspace
-from .compare import METRICS, Entrant
+from .compare import Entrant
+from .display import print_comparison
 
 DEFAULT_BASELINES = "base,persona,fewshot,retrieval"
 NO_TRAIN_HINT = "pass --train with the person's training data (the style classifier and few-shot/retrieval need it)"
@@ -28,8 +29,8 @@ def _runs_dir(ws) -> Path | None:
 
 
 def _options(ws, max_tokens: int, seed: int) -> GenerationOptions:
-    defaults = ws.config.generation if ws else GenerationDefaults()
-    return GenerationOptions.from_defaults(defaults, max_tokens=max_tokens, seed=seed)
+    defaults = ws.config.generation if ws else GenerationOptions()
+    return defaults.with_(max_tokens=max_tokens, seed=seed)
 
 
 def _check_models(names: list[str], backend: str, runs_dir: Path | None) -> dict[str, models.ModelRef]:
@@ -137,25 +138,6 @@ def eval_cmd(
     print_comparison(result)
     if report is not None:
         console.print(f"report: {report}")
-
-
-def print_comparison(result) -> None:
-    from .report import _fmt
-
-    short = {"heldout_loss": "loss ↓", "perplexity": "ppl ↓", "attribution_rate": "attrib ↑",
-             "similarity": "sim ↑", "style_distance": "style ↓"}
-    table = Table(title=f"{len(result.heldout)} held-out replies")
-    table.add_column("model", overflow="fold")
-    for m in METRICS:
-        table.add_column(short[m], justify="right", no_wrap=True)
-    for r in result.results:
-        table.add_row(r.name, *[_fmt(m, r.metrics.get(m)) for m in METRICS])
-    if result.attribution_ceiling is not None:
-        table.add_row("[i]real held-out replies[/]", "", "", _fmt("attribution_rate", result.attribution_ceiling),
-                      "1.000", "0.000")
-    console.print(table)
-    console.print("[dim]↓ lower is better, ↑ higher is better; attribution of the real replies is the ceiling "
-                  "(docs/EVALUATE.md)[/]")
 
 
 # --- turing --------------------------------------------------------------------------------------------
@@ -307,12 +289,7 @@ def record_picks(store, probes, probe_mod) -> None:
     console.print(f"{sum(1 for v in probe_mod.person_picks(store).values() if v)} picks recorded.")
 
 
-def register_commands(app, bench):
+def register_commands(app):
     app.command("eval")(eval_cmd)
     app.command("turing")(turing_cmd)
     app.command("probe")(probe_cmd)
-    from .bench import bench_eval
-    from .quality import bench_quality
-
-    bench.command("eval")(bench_eval)
-    bench.command("quality")(bench_quality)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .. import machine
-from ..backends.base import GenerationOptions
+from ..config import GenerationOptions
 from ..dataset.chat import Example, assistant_texts
 from ..errors import DataError
 from .generate import generate_replies, local_model, unwrap

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..backends.base import GenerationOptions, cut_at_stop
+from ..backends.base import cut_at_stop
+from ..config import GenerationOptions
 from .baselines import ModeBackend, apply_all
 
 Progress = Callable[[int], None]

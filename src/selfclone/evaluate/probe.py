@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..backends.base import GenerationOptions
+from ..config import GenerationOptions
 from ..dataset.chat import Example
 from ..errors import DataError
 from .generate import local_model, unwrap

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from ..backends.base import GenerationOptions
+from ..config import GenerationOptions
 from ..dataset.chat import Example
 from ..errors import ConfigError, DataError
 from .generate import generate_replies

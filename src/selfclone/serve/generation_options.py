@@ -5,8 +5,7 @@ from dataclasses import dataclass
 
 import typer
 
-from ..backends.base import GenerationOptions
-from ..config import GenerationDefaults
+from ..config import GenerationOptions
 
 
 @dataclass
@@ -16,13 +15,13 @@ class TalkFlags:
     options: GenerationOptions
 
 
-def talk_flags(defaults: GenerationDefaults, *, context, memory, max_tokens, temperature, top_p, presence_penalty,
+def talk_flags(defaults: GenerationOptions, memory_default: int, *, context, memory, max_tokens, temperature, top_p, presence_penalty,
                frequency_penalty, stop, n, no_repeat_ngram_size, seed) -> TalkFlags:
-    options = GenerationOptions.from_defaults(
-        defaults, max_tokens=max_tokens, temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
+    options = defaults.with_(
+        max_tokens=max_tokens, temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
         frequency_penalty=frequency_penalty, stop=tuple(stop or ()), n=n, no_repeat_ngram_size=no_repeat_ngram_size,
         seed=seed)
-    return TalkFlags(context, defaults.memory if memory is None else memory, options)
+    return TalkFlags(context, memory_default if memory is None else memory, options)
 
 
 # Typer option declarations, reused by both commands.

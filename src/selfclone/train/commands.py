@@ -1,60 +1,41 @@
-"""`selfclone train` (sft, and the preference methods) and `selfclone bench train`."""
+"""`selfclone train`: every method (sft, dpo, reward, rl) through the one registry in train/methods.py.
+
+    selfclone train data.jsonl --validation valid.jsonl
+    selfclone train --resume runs/RUNID
+    selfclone train --method dpo --from ft:smollm2-135m:maggie:RUNID
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
 
-from ..dataset.chat import read_examples
-from ..dataset.split import auto_validation
-from ..errors import SelfcloneError
-from ..terminal import console, progress_bar, workspace
+from ..dataset.preferences import pairs_from_store, ranked_models
+from ..errors import DataError
+from ..terminal import console, workspace
+from .display import run_prepared
+from .methods import METHODS, Defaults, TrainRequest, prepare, resume as resume_run
+from .preference_runs import model_key
 from .rundir import RunDir
 
-METHODS = ("sft", "dpo", "reward", "rl")
+
+def workspace_defaults(ws) -> Defaults:
+    return Defaults(ws.config.model, ws.config.name, ws.config.system or None) if ws else Defaults()
 
 
-class ProgressEvents:
-    """Renders training events as a Rich progress bar with ETA, loss and validation loss."""
-
-    def __init__(self, progress):
-        self.progress, self.task, self.valid = progress, None, None
-
-    def on_start(self, total_steps, done_steps, info):
-        self.task = self.progress.add_task(f"training {info['name']}", total=total_steps, completed=done_steps,
-                                           status="")
-
-    def on_step(self, row):
-        valid = f"  valid {self.valid:.3f}" if self.valid is not None else ""
-        self.progress.update(self.task, completed=row["step"],
-                             status=f"loss {row['train_loss']:.3f}  acc {row['train_token_accuracy']:.2f}{valid}")
-
-    def on_eval(self, row):
-        self.valid = row["valid_loss"]
-
-
-def print_summary(run: RunDir) -> None:
-    info = run.info()
-    s = info.get("summary", {})
-    console.print(f"\n[green]done:[/] [bold]{info['name']}[/]  ({run.path})")
-    if s.get("best_valid_loss") is not None:
-        start = f" (from {s['initial_valid_loss']:.3f} before training)" if "initial_valid_loss" in s else ""
-        console.print(f"  validation loss was lowest at epoch {s['best_epoch']:g} (step {s['best_step']}): "
-                      f"{s['best_valid_loss']:.3f}{start}")
-        if s.get("final_valid_loss", 0) > s["best_valid_loss"] * 1.02:
-            console.print(f"  [yellow]it rose after that (final {s['final_valid_loss']:.3f}): "
-                          f"consider --epochs {max(1, round(s['best_epoch']))}[/]")
-    console.print(f"  {s.get('tokens_per_second', 0):.0f} tokens/s over {s.get('train_seconds', 0):.0f} s; "
-                  f"curves: {run.curves_path}")
-    console.print(f"  talk to it: selfclone chat {info['name']}")
-
-
-def run_sft(run: RunDir, runs_dir: Path | None) -> None:
-    from . import sft
-
-    with progress_bar() as progress:
-        sft.train(run, ProgressEvents(progress), workspace_runs=runs_dir)
-    print_summary(run)
+def store_pairs(ws, from_: str | None, runs_dir: Path) -> dict:
+    """The workspace's rankings as preference pairs (for --method dpo|reward without --preferences)."""
+    if ws is None:
+        raise DataError("no --preferences file and no workspace to read rankings from",
+                        "pass --preferences FILE, or run inside a workspace after `selfclone rank`")
+    with ws.store() as store:
+        ranked = ranked_models(store)
+        if not ranked:
+            raise DataError("no rankings in this workspace", "rank some candidates first: `selfclone rank MODEL`")
+        own = model_key(from_, runs_dir) if from_ else None
+        source = own if own in ranked else (None if from_ else ranked[0])
+        pairs = pairs_from_store(store, source)
+    return {"pairs": tuple(pairs), "ranked_model": source or ranked[0], "pairs_info": {"rankings_of": source or "all models"}}
 
 
 def train_cmd(
@@ -75,50 +56,30 @@ def train_cmd(
     max_steps: int = typer.Option(None, help="stop after this many steps"),
     seed: int = typer.Option(42),
     report_to: list[str] = typer.Option(["tensorboard"], help="tensorboard, wandb, mlflow or none (repeatable)"),
-    method: str = typer.Option("sft", help="sft, dpo, reward or rl"),
+    method: str = typer.Option("sft", help=f"{', '.join(METHODS)}"),
     preferences: Path = typer.Option(None, help="preference pairs (dpo, reward)"),
     from_: str = typer.Option(None, "--from", help="the run or model to start from (dpo, rl)"),
     reward: Path = typer.Option(None, help="reward model run (rl)"),
     beta: float = typer.Option(None, help="dpo, rl: how far from the supervised model it may move (0.1, 0.05)"),
 ):
     """Fine-tune a clone on your data; `--resume RUN_DIR` continues after Ctrl-C or a crash."""
-    if method not in METHODS:
-        raise SelfcloneError(f"unknown --method {method!r}", f"choose one of: {', '.join(METHODS)}")
     ws = workspace(required=False)
     runs_dir = ws.runs_dir if ws else Path("runs")
-    if method != "sft":
-        from .preference_commands import run_preference_method
+    if resume is not None and method == "sft":
+        return run_prepared(resume_run(RunDir(resume), runs_dir), "sft")
+    request = TrainRequest(method=method, data=data, validation=validation, model=model, epochs=epochs,
+                           learning_rate_multiplier=learning_rate_multiplier, batch_size=batch_size,
+                           lora_rank=lora_rank, full=full, suffix=suffix, out=out, merge=merge, precision=precision,
+                           max_length=max_length, max_steps=max_steps, seed=seed, report_to=tuple(report_to),
+                           preferences=preferences, from_=from_, reward=reward, beta=beta)
+    if method in ("dpo", "reward") and preferences is None or method == "rl" and data is None and preferences is None:
+        from dataclasses import replace
 
-        return run_preference_method(method, data=data, validation=validation, preferences=preferences,
-                                     from_=from_, reward=reward, model=model, epochs=epochs,
-                                     learning_rate_multiplier=learning_rate_multiplier, batch_size=batch_size,
-                                     lora_rank=lora_rank, suffix=suffix, out=out, max_steps=max_steps, seed=seed,
-                                     workspace=ws, beta=beta, precision=precision)
-    if resume is not None:
-        return run_sft(RunDir(resume), runs_dir)
-    if data is None:
-        raise SelfcloneError("no training data given", "pass DATA.jsonl, or --resume RUN_DIR")
-    from . import sft
-    from .settings import SFTSettings
-
-    settings = SFTSettings(model=model or (ws.config.model if ws else "smollm2-135m"), epochs=epochs,
-                           batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, full=full,
-                           lora_rank=lora_rank, merge=merge, precision=precision, max_length=max_length,
-                           max_steps=max_steps, seed=seed, report_to=tuple(report_to),
-                           suffix=suffix or (ws.config.name if ws else "clone"))
-    train_examples = read_examples(data)
-    if validation is not None:
-        valid_examples = read_examples(validation)
-    else:
-        train_examples, valid_examples = auto_validation(train_examples, seed)
-    run = sft.prepare_run(train_examples, valid_examples, settings, out, runs_dir,
-                          {"train_file": str(data), "valid_file": str(validation) if validation else None})
-    console.print(f"run directory: {run.path}  ({len(train_examples)} train, {len(valid_examples)} validation examples)")
-    run_sft(run, runs_dir)
+        request = replace(request, **store_pairs(ws, from_, runs_dir))
+    prepared = prepare(request, runs_dir, workspace_defaults(ws))
+    console.print(f"run directory: {prepared.run.path}  ({prepared.description})")
+    run_prepared(prepared, method)
 
 
-def register_commands(app, bench):
+def register_commands(app):
     app.command("train")(train_cmd)
-    from .bench import bench_train
-
-    bench.command("train")(bench_train)

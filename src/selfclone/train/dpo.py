@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .preference import PreferencePair, trl_rows
+from ..dataset.preferences import PreferencePair, trl_rows
 from .preference_runs import (PreferenceSettings, Start, create_pairs_run, load_pairs_run, run_trainer, finish, last_values,
                               load_policy, quiet, run_callback, trainer_args)
 from .rundir import RunDir

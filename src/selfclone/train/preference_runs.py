@@ -132,6 +132,13 @@ def expand_run_id(name: str, workspace_runs: Path | None) -> str:
     return name
 
 
+def model_key(name: str, runs_dir: Path | None) -> str:
+    """The name rankings are stored under: a clone's name, an embedded name, or a folder's absolute path."""
+    name = expand_run_id(name, runs_dir)
+    ref = models.resolve(name, runs_dir)
+    return ref.name if ref.kind in ("clone", "embedded", "hub") else canonical(name)
+
+
 def start_point(name: str, workspace_runs: Path | None) -> Start:
     name = expand_run_id(name, workspace_runs)
     ref = models.resolve(name, workspace_runs)
@@ -358,7 +365,7 @@ def create_pairs_run(pairs, valid_pairs, settings: "PreferenceSettings", start: 
                      runs_dir: Path, info: dict | None, file_format: str, purpose: str) -> RunDir:
     """Create a DPO or reward run directory with its own copy of the pairs, in `file_format`."""
     from ..errors import DataError
-    from .preference import write_preferences
+    from ..dataset.preferences import write_preferences
 
     if not pairs:
         raise DataError(f"no preference pairs to {purpose}", "rank some candidates: `selfclone rank MODEL`")
@@ -372,7 +379,7 @@ def create_pairs_run(pairs, valid_pairs, settings: "PreferenceSettings", start: 
 
 def load_pairs_run(run: RunDir) -> tuple["PreferenceSettings", list, list]:
     """A DPO or reward run's settings and its own copy of the training and validation pairs."""
-    from .preference import read_preferences
+    from ..dataset.preferences import read_preferences
 
     settings = PreferenceSettings.from_dict(run.info()["settings"])
     valid_path = run.path / "data" / "valid.jsonl"

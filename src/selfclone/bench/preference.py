@@ -20,29 +20,23 @@ import json
 import random
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from .. import machine
+from ..demo import demo_files, persona
 from ..terminal import console
 
 
-def _demo_dir() -> Path:
-    return Path(str(resources.files("selfclone") / "resources" / "demo"))
-
-
 def _demo_workspace(directory: Path):
-    import tomllib
-
     from ..workspace import CONFIG_NAME, Workspace
 
     if (directory / CONFIG_NAME).exists():
         return Workspace.open(directory)
-    persona = tomllib.loads((_demo_dir() / "persona.toml").read_text(encoding="utf-8"))
-    return Workspace.init(directory, name="maggie", person=persona["name"], system=persona["system"])
+    info = persona()
+    return Workspace.init(directory, name="maggie", person=info["name"], system=info["system"])
 
 
 def bench_preference(
@@ -59,17 +53,17 @@ def bench_preference(
         threads: int = typer.Option(None, help="torch threads (default: all cores; 1 is faster on a busy machine)"),
         seed: int = typer.Option(0)):
     """DPO on simulated rankings vs the supervised clone: win rates, held-out loss, attribution rate."""
-    from ..backends.base import GenerationOptions
+    from ..config import GenerationOptions
     from ..backends.transformers_backend import TransformersBackend
     from ..dataset.chat import read_examples
-    from . import dpo, reward, sft
-    from .preference import PreferencePair, load_rankings, pairs_from_rankings, split_by_prompt
-    from .preference_compare import Judges, compare
-    from .preference_runs import PreferenceSettings, start_point
+    from ..train import dpo, reward, sft
+    from ..dataset.preferences import PreferencePair, load_rankings, pairs_from_rankings, split_by_prompt
+    from ..refine.compare import Judges, compare
+    from ..train.preference_runs import PreferenceSettings, start_point
     from ..evaluate.generate import generate_replies
-    from .rank import RankingLog, RankingSession, distinct, prompts_from_file
-    from .refine import rank_simulated
-    from .settings import SFTSettings
+    from ..refine.rank import RankingLog, RankingSession, distinct, prompts_from_file
+    from ..refine.rounds import rank_simulated
+    from ..train.settings import SFTSettings
 
     times: dict[str, float] = {}
     clock = time.perf_counter()
@@ -86,7 +80,7 @@ def bench_preference(
         torch.set_num_threads(threads)
     console.print(f"[bold]bench preference[/] on {machine.describe()}, {torch.get_num_threads()} torch threads")
     ws = _demo_workspace(directory or Path(tempfile.mkdtemp(prefix="selfclone-bench-pref-")) / "ws")
-    demo = _demo_dir()
+    demo = demo_files()
     train, heldout = read_examples(demo / "train.jsonl"), read_examples(demo / "heldout.jsonl")
     heldout = heldout[:compare_prompts] if compare_prompts else heldout
     if from_ is None:

@@ -12,8 +12,6 @@ Speed is messages per second; the ratio is parse (or import) speed over read spe
 from __future__ import annotations
 
 import json
-import os
-import platform
 import random
 import resource
 import subprocess
@@ -23,6 +21,11 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import typer
+
+from .. import machine
+from ..terminal import console
 
 _WORDS = ("hey so what are you doing tonight lol ok sure sounds good see you later maybe tomorrow "
           "I think that is a great idea honestly no way haha did you see the game call me when you get home "
@@ -104,9 +107,9 @@ def write_telegram(path: Path, n: int) -> None:
 def measure(mode: str, fmt: str, path: Path) -> dict:
     """Run one measurement in this process (the benchmark calls it in a fresh subprocess)."""
     from ..config import CollectSettings
-    from .importers import BUILTIN
-    from .ingest import ImportJob, ingest
-    from .owner import Owner
+    from ..collect.importers import BUILTIN
+    from ..collect.ingest import ImportJob, ingest
+    from ..collect.owner import Owner
 
     importer = next(cls for cls in BUILTIN if cls.name == fmt)()
     start, cpu = time.perf_counter(), time.process_time()
@@ -133,7 +136,7 @@ def measure(mode: str, fmt: str, path: Path) -> dict:
 
 
 def _subprocess(mode: str, fmt: str, path: Path) -> dict:
-    code = ("import json, sys; from pathlib import Path; from selfclone.collect.import_bench import measure; "
+    code = ("import json, sys; from pathlib import Path; from selfclone.bench.imports import measure; "
             "print(json.dumps(measure(sys.argv[1], sys.argv[2], Path(sys.argv[3]))))")
     done = subprocess.run([sys.executable, "-c", code, mode, fmt, str(path)], capture_output=True, text=True,
                           check=False)
@@ -142,21 +145,11 @@ def _subprocess(mode: str, fmt: str, path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def run_benchmark(n: int, keep: Path | None = None) -> Iterator[str]:
     """Generate, measure, and yield report lines (a Markdown table at the end)."""
-    yield f"machine: {machine()}"
+    yield f"machine: {machine.describe()}"
     with tempfile.TemporaryDirectory(prefix="selfclone-bench-") as tmp:
         folder = Path(keep) if keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -189,4 +182,11 @@ def run_benchmark(n: int, keep: Path | None = None) -> Iterator[str]:
                f"| {ratio:.1%} | {rss:.0f} ({read_rss:.0f}) |")
     keys = ("export", "step", "messages", "mb", "read_s", "step_s", "cpu_s", "msg_per_s", "speed_vs_read",
             "peak_rss_mb", "read_peak_rss_mb")
-    yield json.dumps({"benchmark": "import", "machine": machine(), "rows": [dict(zip(keys, row)) for row in rows]})
+    yield json.dumps({"benchmark": "import", "machine": machine.describe(), "rows": [dict(zip(keys, row)) for row in rows]})
+
+
+def bench_import_cmd(messages: int = typer.Option(1_000_000, "--messages", help="messages per generated export"),
+                     keep: Path = typer.Option(None, "--keep", help="generate the exports here and keep them")):
+    """Import speed and peak memory on generated WhatsApp and Telegram exports, against reading the same file."""
+    for line in run_benchmark(messages, keep):
+        console.print(line, soft_wrap=True)        # table rows stay whole, for pasting into docs

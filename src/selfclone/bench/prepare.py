@@ -14,8 +14,6 @@ from __future__ import annotations
 import gc
 import json
 import math
-import os
-import platform
 import random
 import resource
 import tempfile
@@ -23,21 +21,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import neardup
+import typer
+from rich.table import Table
+
+from .. import machine
+from ..errors import DataError
+from ..terminal import console
+
+from ..dataset import neardup
 
 SOURCES = ("whatsapp", "telegram", "email", "discord")
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def generate(n: int, seed: int = 0) -> list[dict]:
@@ -119,10 +114,10 @@ def _pairs(groups: list[list[int]]) -> int:
 def run(examples: int = 100_000, sizes: tuple[int, ...] = (1000, 2000, 5000), model: str | None = None,
         say=lambda text: None) -> BenchResult:
     from .. import config as config_mod
-    from .chat import parse_record
-    from .checks_quality import _last_exchange
-    from .token_stats import TokenCounter
-    from .validate import PrepareSettings, accept_all, prepare, write_prepared
+    from ..dataset.chat import parse_record
+    from ..dataset.checks_quality import _last_exchange
+    from ..dataset.token_stats import TokenCounter
+    from ..dataset.validate import PrepareSettings, accept_all, prepare, write_prepared
 
     model = model or config_mod.DEFAULT_MODEL
     sizes = tuple(sorted(n for n in sizes if n <= examples))
@@ -145,7 +140,7 @@ def run(examples: int = 100_000, sizes: tuple[int, ...] = (1000, 2000, 5000), mo
         rss_peak = max_rss_mb()
     timings = prep.stats["timings"]
     near = next((f for f in prep.findings if f.check == "near_duplicates"), None)
-    result = BenchResult(machine(), examples, elapsed, timings.get("near_duplicates", 0.0), timings.get("tokens", 0.0),
+    result = BenchResult(machine.describe(), examples, elapsed, timings.get("near_duplicates", 0.0), timings.get("tokens", 0.0),
                          rss_before, rss_peak, len(prep.train) + len(prep.valid), near.data["n_groups"] if near else 0)
     del prep
     for n in sizes:
@@ -165,3 +160,40 @@ def _recall_pairs(found: list[list[int]], exact: list[list[int]]) -> int:
     group_of = {i: k for k, g in enumerate(found) for i in g}
     return sum(1 for g in exact for a in range(len(g)) for b in g[a + 1:]
                if g[a] in group_of and group_of[g[a]] == group_of.get(b))
+
+
+def bench_prepare(
+        examples: int = typer.Option(100_000, "--examples", help="generated chat examples to prepare"),
+        sizes: str = typer.Option("1000,2000,5000", help="sample sizes for the exact pairwise baseline"),
+        model: str = typer.Option(None, help="tokenizer to count with (default: smollm2-135m)"),
+):
+    """Time `prepare` on many chat examples, near-duplicates included, against an exact pairwise check."""
+    from ..dataset.token_stats import format_duration
+
+    try:
+        points = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError as exc:
+        raise DataError(f"--sizes must be numbers separated by commas, got {sizes!r}") from exc
+    result = run(examples, points, model, say=lambda t: console.print(f"[dim]{t}[/]"))
+    console.print(f"machine: {result.machine}")
+    console.print(f"prepare on {result.examples:,} chat examples: [bold]{result.prepare_s:.1f} s[/] "
+                  f"(near-duplicates {result.near_dup_s:.1f} s, token counts {result.tokens_s:.1f} s); "
+                  f"peak RSS {result.rss_peak_mb:.0f} MB (before prepare: {result.rss_before_mb:.0f} MB); "
+                  f"{result.kept:,} examples kept, {result.groups:,} near-duplicate groups")
+    table = Table(title="Exact pairwise near-duplicate check (baseline) vs MinHash LSH, same texts")
+    for col in ("examples", "pairwise s", "LSH s", "pairwise / LSH", "exact pairs", "LSH recall"):
+        table.add_column(col, justify="right")
+    for p in result.points:
+        recall = f"{p.lsh_found / p.exact_pairs:.1%}" if p.exact_pairs else "-"
+        table.add_row(f"{p.n:,}", f"{p.pairwise_s:.2f}", f"{p.lsh_s:.2f}", f"{p.pairwise_s / max(p.lsh_s, 1e-9):.0f}x",
+                      str(p.exact_pairs), recall)
+    console.print(table)
+    if result.points:
+        exps = ", ".join(f"{e:.2f}" for e in result.exponents())
+        extra = result.extrapolated_pairwise_s
+        console.print(f"pairwise time grows as n^k with k = {exps or '-'} between samples; extrapolated (n^2) from "
+                      f"{result.points[-1].n:,} to {result.examples:,} examples: {extra:,.0f} s "
+                      f"({format_duration(extra)}) vs {result.near_dup_s:.1f} s measured for LSH inside prepare: "
+                      f"[bold]{extra / max(result.near_dup_s, 1e-9):,.0f}x[/] faster")
+    console.print(f"command: selfclone bench prepare --examples {examples} --sizes {sizes}")
+    console.print(json.dumps(result.to_dict()), soft_wrap=True, markup=False, highlight=False)

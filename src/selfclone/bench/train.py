@@ -20,25 +20,17 @@ from .. import config, machine, models
 from ..dataset.chat import read_examples
 from ..fileio import write_json
 from ..terminal import console
-from .batching import encode_all
-from .loss import evaluate
-from .settings import SFTSettings
+from ..demo import demo_files, heldout_loss
+from ..train.settings import SFTSettings
 
 
 def _demo_data():
-    from ..demo import demo_files
-
     return read_examples(demo_files() / "train.jsonl"), read_examples(demo_files() / "heldout.jsonl")
 
 
-def _heldout_loss(model, tokenizer, heldout) -> float:
-    enc = encode_all(tokenizer, heldout, 2048)
-    return evaluate(model, enc, tokenizer.pad_token_id, batch_size=16)["loss"]
-
-
 def measure_ours(steps: int, batch_size: int, precision: str) -> dict:
-    from . import sft
-    from .rundir import RunDir
+    from ..train import sft
+    from ..train.rundir import RunDir
 
     train, heldout = _demo_data()
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,7 +43,7 @@ def measure_ours(steps: int, batch_size: int, precision: str) -> dict:
         seconds = sum(r["step_seconds"] for r in timed)
         tokens = rows[-1]["elapsed_tokens"] - rows[0]["elapsed_tokens"]
         model, tokenizer = models.load(models.resolve(str(run.path)))
-        return {"tokens_per_s": tokens / seconds, "step_s": seconds / len(rows), "heldout_loss": _heldout_loss(model, tokenizer, heldout),
+        return {"tokens_per_s": tokens / seconds, "step_s": seconds / len(rows), "heldout_loss": heldout_loss(model, tokenizer, heldout, 2048),
                 "steps_timed": len(timed)}
 
 
@@ -95,7 +87,7 @@ def measure_trl(steps: int, batch_size: int) -> dict:
         trained = trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
         n = min(len(times), len(tokens))
         seconds, count = sum(times[1:n]), sum(tokens[1:n])
-        return {"tokens_per_s": count / seconds, "step_s": seconds / (n - 1), "heldout_loss": _heldout_loss(trained, tokenizer, heldout),
+        return {"tokens_per_s": count / seconds, "step_s": seconds / (n - 1), "heldout_loss": heldout_loss(trained, tokenizer, heldout, 2048),
                 "steps_timed": n - 1, "bf16": args.bf16, "gradient_checkpointing": args.gradient_checkpointing}
 
 

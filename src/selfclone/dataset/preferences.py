@@ -1,4 +1,4 @@
-"""Preference pairs: from the person's rankings to (prompt, chosen, rejected), exported and read back.
+"""Preference pairs (the `rankings` table is read and written here): from the person's rankings to (prompt, chosen, rejected), exported and read back.
 
 A ranking says which candidate replies sound more like the person. It becomes pairs:
   order       "2 1 4 3"   every earlier candidate beats every later one (n(n-1)/2 pairs)
@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..dataset.chat import parse_turns
-from ..dataset.tables import iter_jsonl
+from .chat import parse_turns
+from .tables import iter_jsonl
 from ..errors import DataError
 from ..fileio import write_jsonl
 
@@ -102,6 +102,15 @@ def check_ranking(n_candidates: int, order: Sequence[int], kind: str) -> None:
         raise DataError("best and worst need exactly two different candidates")
     if kind == "edit" and len(order) != 1:
         raise DataError("an edit names exactly one candidate")
+
+
+def insert_ranking(db, model: str, prompt, candidates, order, kind: str, edited: str | None, item_id: int | None) -> int:
+    """Store one ranking (inside the caller's transaction); returns its id."""
+    cur = db.execute("insert into rankings(model, prompt_json, candidates_json, order_json, edited, kind, item_id) "
+                     "values (?, ?, ?, ?, ?, ?, ?)",
+                     (model, json.dumps(list(prompt), ensure_ascii=False), json.dumps(list(candidates), ensure_ascii=False),
+                      json.dumps(list(order)), edited, kind, item_id))
+    return cur.lastrowid
 
 
 def load_rankings(store, model: str | None = None) -> list[Ranking]:

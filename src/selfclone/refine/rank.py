@@ -4,7 +4,7 @@ Prompts come from a --prompts file (chat JSONL, or plain text with one question 
 workspace: held-out chat files in data/ (names with "heldout" or "valid") and the questions of interview
 answers. Every step is committed to the store at once: candidates are saved (table rank_items) before they
 are shown, and a ranking the moment it is given, so a killed session resumes at the same prompt with the
-same candidates. The terminal loop is `selfclone rank` in preference_commands.py; this module never prints.
+same candidates. The terminal loop is `selfclone rank` in refine/commands.py; this module never prints.
 
 What a line of input means (parse_response):
     2 1 4 3     the full order, best first
@@ -29,24 +29,8 @@ from pathlib import Path
 
 from ..dataset.chat import Example, Turn
 from ..errors import DataError
-from .preference import check_ranking
-
-SOURCES = ("file", "heldout", "interview")
-
-
-@dataclass(frozen=True)
-class RankPrompt:
-    messages: tuple[dict, ...]          # ends with the user's turn
-    reference: str | None = None        # the person's real reply, when known (for simulated ranking)
-    source: str = "file"
-
-    @property
-    def key(self) -> str:
-        return hashlib.sha1(json.dumps(self.messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-    @property
-    def question(self) -> str:
-        return self.messages[-1]["content"]
+from ..dataset.preferences import check_ranking, insert_ranking
+from ..dataset.prompts import RankPrompt, example_prompt, heldout_files, prompts_from_file
 
 
 @dataclass(frozen=True)
@@ -71,42 +55,16 @@ class RankInputError(DataError):
 
 # --- prompts --------------------------------------------------------------------------------------------
 
-def _example_prompt(example: Example, source: str) -> RankPrompt:
-    return RankPrompt(tuple(example.prompt()), example.reply(), source)
-
-
-def prompts_from_file(path: Path | str, system: str | None = None) -> list[RankPrompt]:
-    """Chat JSONL (each example's last reply is the reference) or text: one question per line."""
-    from ..dataset.chat import iter_examples
-
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", "pass a chat JSONL file or a text file with one question per line",
-                        path=path)
-    if path.suffix == ".jsonl":
-        return [_example_prompt(e, "file") for e in iter_examples(path)]
-    head = [{"role": "system", "content": system}] if system else []
-    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
-    prompts = [RankPrompt(tuple(head + [{"role": "user", "content": line}]), None, "file") for line in lines if line]
-    if not prompts:
-        raise DataError("the file has no prompts", "write one question per line", path=path)
-    return prompts
-
-
-def heldout_files(data_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(data_dir).glob("*.jsonl") if "heldout" in p.name or "valid" in p.name)
-
-
 def workspace_prompts(ws, store) -> list[RankPrompt]:
     """Held-out prompts from the workspace's data/ and the questions of the person's interview answers."""
     from ..collect.interview import InterviewLog
     from ..dataset.chat import read_examples
 
-    prompts = [_example_prompt(e, "heldout") for path in heldout_files(ws.data_dir) for e in read_examples(path)]
+    prompts = [example_prompt(e, "heldout") for path in heldout_files(ws.data_dir) for e in read_examples(path)]
     system = ws.config.system or None
     for answer in InterviewLog(store).answers():
         example = answer.question.example(answer.answer, system)
-        prompts.append(_example_prompt(example, "interview"))
+        prompts.append(example_prompt(example, "interview"))
     if not prompts:
         raise DataError(f"no prompts to rank: no held-out files in {ws.data_dir} and no interview answers",
                         "pass --prompts FILE (chat JSONL, or one question per line), or run `selfclone interview`")
@@ -177,11 +135,8 @@ class RankingLog:
         """Store the ranking and mark the item ranked, in one transaction; an edit also becomes an example."""
         check_ranking(len(item.candidates), order, kind)
         with self.db:
-            cur = self.db.execute(
-                "insert into rankings(model, prompt_json, candidates_json, order_json, edited, kind, item_id) "
-                "values (?, ?, ?, ?, ?, ?, ?)",
-                (item.model, json.dumps(item.prompt.messages, ensure_ascii=False),
-                 json.dumps(list(item.candidates), ensure_ascii=False), json.dumps(list(order)), edited, kind, item.id))
+            ranking_id = insert_ranking(self.db, item.model, item.prompt.messages, item.candidates, order, kind,
+                                        edited, item.id)
             self.db.execute("update rank_items set status = 'ranked' where id = ?", (item.id,))
             if edited is not None:
                 turns = [Turn(m["role"], m["content"]) for m in item.prompt.messages] + [Turn("assistant", edited)]
@@ -189,7 +144,7 @@ class RankingLog:
                 self.db.execute("insert or ignore into examples(source, origin, messages_json, fingerprint) "
                                 "values ('rank', ?, ?, ?)", (item.model, messages_json,
                                                              hashlib.sha1(messages_json.encode()).hexdigest()))
-        return cur.lastrowid
+        return ranking_id
 
 
 # --- input ----------------------------------------------------------------------------------------------
@@ -280,3 +235,38 @@ class RankingSession:
         elif response.kind in ("order", "best_worst"):
             self.log.save_ranking(item, response.kind, response.order)
             self.ranked_now += 1
+
+
+# --- opening a session ---------------------------------------------------------------------------------
+
+class LazyBackend:
+    """Opens the model only when new candidates are needed: resuming pending items starts at once."""
+
+    def __init__(self, model: str, runs_dir: Path):
+        self.model, self.runs_dir, self._backend = model, runs_dir, None
+
+    def candidates(self, messages, options):
+        if self._backend is None:
+            from ..backends.registry import open_backend
+
+            self._backend = open_backend(self.model, workspace_runs=self.runs_dir)
+        return self._backend.candidates(messages, options)
+
+
+def open_session(ws, store, model: str, prompts_file: Path | None, n: int, temperature: float,
+                 max_tokens: int | None, seed: int, limit: int | None = None, rotate: int = 0,
+                 on_generate: Callable | None = None) -> RankingSession:
+    from ..train.preference_runs import expand_run_id, model_key
+
+    if n < 2:
+        raise DataError(f"--n must be at least 2 to compare candidates, got {n}", "use --n 4")
+    prompts = prompts_from_file(prompts_file, ws.config.system or None) if prompts_file else workspace_prompts(ws, store)
+    if rotate:
+        rotate %= len(prompts)
+        prompts = prompts[rotate:] + prompts[:rotate]
+    options = ws.config.generation.with_(temperature=temperature, top_p=0.95,
+                                              max_tokens=max_tokens)
+    model = expand_run_id(model, ws.runs_dir)
+    return RankingSession(RankingLog(store), model_key(model, ws.runs_dir), LazyBackend(model, ws.runs_dir), prompts,
+                          n, options, seed=seed, limit=limit,
+                          on_generate=on_generate)

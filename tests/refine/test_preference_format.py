@@ -4,9 +4,9 @@ import json
 import pytest
 
 from selfclone.errors import DataError
-from selfclone.train.preference import (PreferencePair, Ranking, load_rankings, pairs_from_rankings,
+from selfclone.dataset.preferences import (PreferencePair, Ranking, load_rankings, pairs_from_rankings,
                                         read_preferences, split_by_prompt, write_preferences)
-from selfclone.train.rank import RankingLog, RankInputError, RankItem, RankPrompt, parse_response
+from selfclone.refine.rank import RankingLog, RankInputError, RankItem, RankPrompt, parse_response
 
 PROMPT = ({"role": "system", "content": "You are Maggie."}, {"role": "user", "content": "Tea?"})
 CANDIDATES = ("aye, stewed.", "I am an AI.", "milk after, always.", "no thanks")

@@ -9,7 +9,7 @@ import time
 import typer
 
 from .. import machine
-from ..backends.base import GenerationOptions
+from ..config import GenerationOptions
 from ..backends.transformers_backend import TransformersBackend
 from ..terminal import console
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from selfclone.cli import main
-from selfclone.dataset import prepare_bench
+from selfclone.bench import prepare as prepare_bench
 
 
 def test_generated_examples_carry_duplicates():

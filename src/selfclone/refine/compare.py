@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ..dataset.chat import Example
 from ..errors import DataError
+from ..train.reward import win_rate
 
 
 def simulated_order(candidates: Sequence[str], reference: str | None) -> list[int]:
@@ -33,11 +34,6 @@ def simulated_order(candidates: Sequence[str], reference: str | None) -> list[in
     return sorted(range(len(candidates)), key=lambda i: -scores[i])
 
 
-def win_rate(new: Sequence[float], old: Sequence[float]) -> float:
-    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(new, old, strict=True))
-    return wins / max(len(new), 1)
-
-
 @dataclass
 class Judges:
     reward: object | None = None        # a reward.RewardScorer
@@ -48,7 +44,7 @@ def compare(old_backend, new_backend, examples: Sequence[Example], judges: Judge
             train: Sequence[Example] | None = None, max_tokens: int = 60) -> dict:
     """The new model against the old on held-out examples, through `selfclone eval`'s comparison (held-out loss,
     similarity, attribution rate when `train` is given), plus per-prompt win rates by the judges."""
-    from ..backends.base import GenerationOptions
+    from ..config import GenerationOptions
     from ..evaluate.compare import Entrant
     from ..evaluate.compare import compare as evaluate_models
     from ..evaluate.similarity import similarity

@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from selfclone.train.preference import parse_preference
+from selfclone.dataset.preferences import parse_preference
 
 SELFCLONE = str(Path(sys.executable).with_name("selfclone"))
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")

@@ -36,7 +36,7 @@ def bench_eval(examples: int = typer.Option(64, help="held-out examples to score
     from ..demo import demo_files
     from ..train.batching import encode_all
     from ..train.loss import evaluate
-    from .heldout import loss_one_at_a_time, scored_example
+    from ..evaluate.heldout import loss_one_at_a_time, scored_example
 
     if threads:
         torch.set_num_threads(threads)

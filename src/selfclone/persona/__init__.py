@@ -1,0 +1,1 @@
+"""The person behind the clone at talk time: conversations with memory, presets, notes and contacts."""

@@ -1,0 +1,103 @@
+"""The terminal frontend: `selfclone serve terminal MODEL` (also `selfclone chat MODEL`), streamed, with memory.
+
+    selfclone chat ft:smollm2-135m:maggie:RUN --memory 6
+    /reset  /context TEXT  /save FILE  /quit
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .. import models
+from ..backends.registry import open_backend
+from ..config import ChatSettings, GenerationOptions
+from ..fileio import write_jsonl
+from ..persona.conversations import save_conversation
+from ..persona.session import ChatSession
+from ..plugins import hookimpl
+from ..terminal import console, workspace
+from . import generation_options as flags
+
+CHAT_HELP = "commands: /reset  /context TEXT  /save FILE  /quit"
+LOCAL_BACKENDS = ("transformers", "llamacpp")
+
+
+def open_talk(model, backend, backend_options, **flag_values):
+    """The workspace, the talk flags against its defaults, and the opened Backend; the model is resolved once."""
+    ws = workspace(required=False)
+    defaults = ws.config.generation if ws else GenerationOptions()
+    memory_default = ws.config.chat.memory if ws else ChatSettings().memory
+    talk = flags.talk_flags(defaults, memory_default, **flag_values)
+    runs = ws.runs_dir if ws else None
+    target = model
+    if backend in LOCAL_BACKENDS:
+        target = models.resolve(model, runs)
+        if talk.context is None and target.kind == "clone":
+            talk.context = target.info.get("default_context")
+    if talk.context is None and ws and ws.config.system:
+        talk.context = ws.config.system
+    with console.status(f"loading {model} ..."):
+        engine = open_backend(target, backend, backend_options, workspace_runs=runs)
+    return ws, talk, engine
+
+
+def chat(model: str = typer.Argument(..., help="model or clone name (see `selfclone models`)"),
+         context: str = flags.CONTEXT, memory: int = flags.MEMORY, max_tokens: int = flags.MAX_TOKENS,
+         temperature: float = flags.TEMPERATURE, top_p: float = flags.TOP_P,
+         presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
+         stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
+         backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS):
+    """Talk to a model or clone in the terminal, streamed."""
+    ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
+                              temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
+                              frequency_penalty=frequency_penalty, stop=stop, n=1,
+                              no_repeat_ngram_size=no_repeat_ngram_size, seed=seed)
+    session = ChatSession(engine, talk.options, context=talk.context, memory=talk.memory)
+    console.print(f"[bold]{model}[/]  context: {talk.context or '-'}  memory: {talk.memory}\n[dim]{CHAT_HELP}[/]")
+    while True:
+        try:
+            text = console.input("[bold cyan]you>[/] ")
+        except EOFError:
+            break
+        text = text.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            command, _, arg = text.partition(" ")
+            if command in ("/quit", "/exit"):
+                break
+            if command == "/reset":
+                session.reset()
+                console.print("[dim]memory cleared[/]")
+            elif command == "/context":
+                session.context = arg.strip() or None
+                console.print(f"[dim]context: {session.context or '-'}[/]")
+            elif command == "/save":
+                if not arg.strip():
+                    console.print("[red]usage: /save FILE[/]")
+                    continue
+                write_jsonl(Path(arg.strip()), [{"messages": session.transcript()}])
+                console.print(f"[dim]saved {len(session.history) // 2} exchanges to {arg.strip()}[/]")
+            else:
+                console.print(f"[red]unknown command {command}[/]  {CHAT_HELP}")
+            continue
+        console.print("[bold magenta]clone>[/] ", end="")
+        for piece in session.send(text):
+            console.print(piece, end="", markup=False, highlight=False)
+        console.print()
+    if ws and session.history:
+        with ws.store() as store:
+            save_conversation(store, model, "chat", session.transcript())
+
+
+class TerminalFrontend:
+    """Talk in this terminal."""
+
+    name = "terminal"
+    command = staticmethod(chat)
+
+
+@hookimpl
+def register_frontends(register):
+    register(TerminalFrontend)

@@ -1,0 +1,182 @@
+"""The training methods, one registry: `selfclone train --method` and the job worker both dispatch through it.
+
+    prepared = methods.prepare(TrainRequest(method="sft", data=Path("train.jsonl")), runs_dir, defaults)
+    print(prepared.description)               # what was set up, before the long part
+    summary = prepared.train(events)          # events: on_start / on_step / on_eval (see sft.Events)
+    prepared = methods.resume(RunDir(path), runs_dir)
+
+A method is a function `(request, runs_dir, defaults) -> Prepared`: it reads and checks the inputs, creates the
+run directory (with its own copy of the data) and returns the training step, so that bad data fails before any
+model loads and a job's `validating_files` stage is exactly this call. Nothing here prints.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..dataset.chat import read_examples
+from ..dataset.split import auto_validation
+from ..errors import TrainingError
+from .rundir import RunDir
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What the workspace fills in when a request leaves it out."""
+
+    model: str = "smollm2-135m"
+    suffix: str = "clone"
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything `selfclone train` and a fine-tuning job can ask for; None means the method's default."""
+
+    method: str = "sft"
+    data: Path | None = None
+    validation: Path | None = None
+    model: str | None = None
+    epochs: int = 3
+    learning_rate_multiplier: float = 1.0
+    batch_size: int = 8
+    lora_rank: int = 16
+    full: bool = False
+    suffix: str | None = None
+    out: Path | None = None
+    merge: bool = False
+    precision: str = "auto"
+    max_length: int = 1024
+    max_steps: int | None = None
+    seed: int = 42
+    report_to: tuple[str, ...] = ("tensorboard",)
+    preferences: Path | None = None      # dpo, reward: a pairs file (else the workspace's rankings)
+    pairs: tuple = ()                     # dpo, reward: pairs already gathered (from the store)
+    ranked_model: str | None = None       # the model those pairs were ranked on
+    pairs_info: dict = field(default_factory=dict)
+    from_: str | None = None              # dpo, rl: the run or model to start from
+    reward: Path | None = None            # rl: the reward model run
+    beta: float | None = None
+    data_info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    run: RunDir
+    description: str
+    _train: Callable
+
+    def train(self, events=None) -> dict:
+        """Train (or continue) the run; returns its summary. Interrupts checkpoint and raise TrainingInterrupted."""
+        return self._train(events)
+
+
+def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Prepared:
+    from . import sft
+    from .settings import SFTSettings
+
+    if request.data is None:
+        raise TrainingError("no training data given", "pass DATA.jsonl, or --resume RUN_DIR")
+    settings = SFTSettings(model=request.model or defaults.model, epochs=request.epochs,
+                           batch_size=request.batch_size, learning_rate_multiplier=request.learning_rate_multiplier,
+                           full=request.full, lora_rank=request.lora_rank, merge=request.merge,
+                           precision=request.precision, max_length=request.max_length, max_steps=request.max_steps,
+                           seed=request.seed, report_to=tuple(request.report_to),
+                           suffix=request.suffix or defaults.suffix)
+    train_examples = read_examples(request.data)
+    if request.validation is not None:
+        valid_examples = read_examples(request.validation)
+    else:
+        train_examples, valid_examples = auto_validation(train_examples, request.seed)
+    info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None}
+    run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info)
+    return Prepared(run, f"{len(train_examples)} train, {len(valid_examples)} validation examples",
+                    lambda events: sft.train(run, events, workspace_runs=runs_dir))
+
+
+def _default_start(method: str, request: TrainRequest, defaults: Defaults, runs_dir: Path) -> str:
+    from .. import models
+    from ..errors import ModelNotFound
+
+    if request.from_:
+        return request.from_
+    if method == "reward" and request.model:
+        return request.model
+    if request.ranked_model:
+        try:
+            models.resolve(request.ranked_model, runs_dir)
+        except ModelNotFound as exc:
+            raise TrainingError(f"the rankings were made with '{request.ranked_model}', which no longer exists "
+                                f"({exc.message})", "pass --from MODEL to train another model on these preferences") from None
+        return request.ranked_model
+    if method == "reward":
+        return defaults.model
+    raise TrainingError(f"--method {method} needs the model to start from", "pass --from CLONE_OR_RUN")
+
+
+def _prepare_preference(method: str, request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Prepared:
+    from .. import models
+    from ..dataset.preferences import read_preferences, split_by_prompt
+    from . import dpo, reward as reward_mod, rl
+    from .preference_runs import PreferenceSettings, start_point
+
+    pairs, info = list(request.pairs), dict(request.pairs_info)
+    if request.preferences is not None:
+        pairs, info = read_preferences(request.preferences), {"preferences_file": str(request.preferences)}
+    start = start_point(_default_start(method, request, defaults, runs_dir), runs_dir)
+    match = models.CLONE_NAME.match(start.ref.name) if start.ref.kind == "clone" else None
+    base_suffix = match["suffix"] if match else defaults.suffix
+    settings = PreferenceSettings(method, start=start.ref.name, epochs=request.epochs, batch_size=request.batch_size,
+                                  learning_rate_multiplier=request.learning_rate_multiplier,
+                                  lora_rank=request.lora_rank, beta=request.beta, max_steps=request.max_steps,
+                                  seed=request.seed, precision=request.precision,
+                                  suffix=request.suffix or f"{base_suffix}-{method}",
+                                  reward_run=str(request.reward) if request.reward else None)
+    if method == "rl":
+        from ..dataset.prompts import prompts_from_file
+
+        prompts = [p.messages for p in prompts_from_file(request.data, defaults.system)] if request.data \
+            else [p.prompt for p in pairs]
+        run = rl.prepare(prompts, settings, start, request.out, runs_dir, info)
+    else:
+        if not pairs:
+            raise TrainingError(f"--method {method} needs preference pairs",
+                                "pass --preferences FILE, or rank candidates first: `selfclone rank MODEL`")
+        if request.validation is not None:
+            train_pairs, valid_pairs = pairs, read_preferences(request.validation)
+        else:
+            train_pairs, valid_pairs = split_by_prompt(pairs, seed=request.seed)
+        module = dpo if method == "dpo" else reward_mod
+        run = module.prepare(train_pairs, valid_pairs, settings, start, request.out, runs_dir, info)
+    trainer = {"dpo": dpo, "reward": reward_mod, "rl": rl}[method]
+    adapter = ", continuing its LoRA adapter" if start.adapter else ""
+    return Prepared(run, f"{method} from {start.ref.name}{adapter}", lambda events: trainer.train(run, start, events))
+
+
+def _preference(method: str):
+    return lambda request, runs_dir, defaults: _prepare_preference(method, request, runs_dir, defaults)
+
+
+METHODS: dict[str, Callable[[TrainRequest, Path, Defaults], Prepared]] = {
+    "sft": prepare_sft,
+    "dpo": _preference("dpo"),
+    "reward": _preference("reward"),
+    "rl": _preference("rl"),
+}
+
+
+def prepare(request: TrainRequest, runs_dir: Path, defaults: Defaults | None = None) -> Prepared:
+    if request.method not in METHODS:
+        raise TrainingError(f"unknown --method {request.method!r}", f"choose one of: {', '.join(METHODS)}")
+    return METHODS[request.method](request, runs_dir, defaults or Defaults())
+
+
+def resume(run: RunDir, runs_dir: Path | None) -> Prepared:
+    """Continue an interrupted run from its last checkpoint (supervised runs; preference runs start afresh)."""
+    from . import sft
+
+    method = run.info().get("method", "sft")
+    if method not in ("sft", "full", "lora"):
+        raise TrainingError(f"{run.path} is a {method} run, which cannot be resumed", "start it again")
+    return Prepared(run, "resuming", lambda events: sft.train(run, events, workspace_runs=runs_dir))
