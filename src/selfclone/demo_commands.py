@@ -6,6 +6,7 @@ replies: held-out loss, and five questions side by side -> how to chat. Run it w
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import typer
@@ -55,9 +56,9 @@ def demo(directory: Path = typer.Option(Path("demo-workspace"), "--dir", help="w
     for row in result["questions"]:
         table.add_row(row["question"], row["real"], row["base"], row["clone"])
     console.print(table)
-    console.print(f"\n[bold]talk to the clone:[/]\n  cd {directory} && selfclone chat {name}\n"
-                  f"  (or `selfclone ask {name} \"what do you do all day?\"`; from a `make` checkout the command is "
-                  f"{Path('.venv/bin/selfclone').resolve()})")
+    command = "selfclone" if shutil.which("selfclone") else str(Path(sys.executable).with_name("selfclone"))
+    console.print(f"\n[bold]talk to the clone:[/]\n  cd {directory} && {command} chat {name}\n"
+                  f"  (or `{command} ask {name} \"what do you do all day?\"`)", soft_wrap=True)
     return result
 
 
