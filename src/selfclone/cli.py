@@ -33,6 +33,7 @@ AREAS = [
     "selfclone.refine.commands",
     "selfclone.evaluate.commands",
     "selfclone.serve.commands",
+    "selfclone.persona.notes_commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
 ]

@@ -13,15 +13,17 @@ class TalkFlags:
     context: str | None
     memory: int | None
     options: GenerationOptions
+    retrieve: int | None = None     # passages from the notes; None = the workspace's [notes] setting, 0 = off
 
 
 def talk_flags(defaults: GenerationOptions, memory_default: int, *, context, memory, max_tokens, temperature, top_p, presence_penalty,
-               frequency_penalty, stop, n, no_repeat_ngram_size, seed) -> TalkFlags:
+               frequency_penalty, stop, n, no_repeat_ngram_size, seed, retrieve: int | None = None,
+               no_retrieve: bool = False) -> TalkFlags:
     options = defaults.with_(
         max_tokens=max_tokens, temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
         frequency_penalty=frequency_penalty, stop=tuple(stop or ()), n=n, no_repeat_ngram_size=no_repeat_ngram_size,
         seed=seed)
-    return TalkFlags(context, memory_default if memory is None else memory, options)
+    return TalkFlags(context, memory_default if memory is None else memory, options, 0 if no_retrieve else retrieve)
 
 
 # Typer option declarations, reused by both commands.
@@ -37,3 +39,6 @@ NO_REPEAT = typer.Option(None, "--no-repeat-ngram-size")
 SEED = typer.Option(None, "--seed")
 BACKEND = typer.Option("transformers", "--backend", help="transformers, llamacpp, openai, or a plugin's")
 BACKEND_OPTIONS = typer.Option(None, "-o", "--option", help="backend option key=value (repeatable)")
+RETRIEVE = typer.Option(None, "--retrieve", min=0, max=20,
+                        help="passages from your notes put in the prompt (default: [notes] retrieve, on when there are notes)")
+NO_RETRIEVE = typer.Option(False, "--no-retrieve", help="leave the notes out of the prompt")

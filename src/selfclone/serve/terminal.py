@@ -11,9 +11,10 @@ import typer
 
 from .. import models
 from ..backends.registry import open_backend
-from ..config import ChatSettings, GenerationOptions
+from ..config import ChatSettings, GenerationOptions, NotesSettings
 from ..fileio import write_jsonl
 from ..persona.conversations import save_conversation
+from ..persona.retrieval import workspace_retriever
 from ..persona.session import ChatSession
 from ..plugins import hookimpl
 from ..terminal import console, workspace
@@ -42,19 +43,29 @@ def open_talk(model, backend, backend_options, **flag_values):
     return ws, talk, engine
 
 
+def talk_session(ws, talk, engine) -> ChatSession:
+    """The ChatSession of a talk command: its flags, and the workspace's notes unless retrieval is off."""
+    retriever = workspace_retriever(ws.root if ws else None, ws.config.notes if ws else NotesSettings(), talk.retrieve)
+    return ChatSession(engine, talk.options, context=talk.context, memory=talk.memory, retriever=retriever)
+
+
 def chat(model: str = typer.Argument(..., help="model or clone name (see `selfclone models`)"),
          context: str = flags.CONTEXT, memory: int = flags.MEMORY, max_tokens: int = flags.MAX_TOKENS,
          temperature: float = flags.TEMPERATURE, top_p: float = flags.TOP_P,
          presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
          stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
-         backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS):
+         backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS,
+         retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE):
     """Talk to a model or clone in the terminal, streamed."""
     ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                               temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                               frequency_penalty=frequency_penalty, stop=stop, n=1,
-                              no_repeat_ngram_size=no_repeat_ngram_size, seed=seed)
-    session = ChatSession(engine, talk.options, context=talk.context, memory=talk.memory)
-    console.print(f"[bold]{model}[/]  context: {talk.context or '-'}  memory: {talk.memory}\n[dim]{CHAT_HELP}[/]")
+                              no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
+                              no_retrieve=no_retrieve)
+    session = talk_session(ws, talk, engine)
+    notes = f"{session.retriever.k} passages" if session.retriever else "off"
+    console.print(f"[bold]{model}[/]  context: {talk.context or '-'}  memory: {talk.memory}  notes: {notes}\n"
+                  f"[dim]{CHAT_HELP}[/]")
     while True:
         try:
             text = console.input("[bold cyan]you>[/] ")
