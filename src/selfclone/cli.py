@@ -34,6 +34,7 @@ AREAS = [
     "selfclone.evaluate.commands",
     "selfclone.serve.commands",
     "selfclone.persona.notes_commands",
+    "selfclone.persona.presets_commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
 ]

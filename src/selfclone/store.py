@@ -113,6 +113,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table rankings add column kind text not null default 'order';   -- order, best_worst, edit
         alter table rankings add column item_id integer references rank_items(id);
     """),
+    ("401_personas", """
+        create table personas (            -- persona presets: character cards the clone can speak as
+            id integer primary key,
+            name text not null unique,
+            card_json text not null,       -- the whole card, V2 or V3, as imported
+            created_at text not null default (datetime('now'))
+        );
+    """),
 ]
 
 

@@ -11,9 +11,11 @@ import typer
 
 from .. import models
 from ..backends.registry import open_backend
+from ..errors import WorkspaceError
 from ..config import ChatSettings, GenerationOptions, NotesSettings
 from ..fileio import write_jsonl
 from ..persona.conversations import save_conversation
+from ..persona.presets import get_preset, preset_context
 from ..persona.retrieval import workspace_retriever
 from ..persona.session import ChatSession
 from ..plugins import hookimpl
@@ -31,6 +33,8 @@ def open_talk(model, backend, backend_options, **flag_values):
     memory_default = ws.config.chat.memory if ws else ChatSettings().memory
     talk = flags.talk_flags(defaults, memory_default, **flag_values)
     runs = ws.runs_dir if ws else None
+    if talk.persona and talk.context is None:
+        talk.context = persona_context(ws, talk.persona)
     target = model
     if backend in LOCAL_BACKENDS:
         target = models.resolve(model, runs)
@@ -41,6 +45,14 @@ def open_talk(model, backend, backend_options, **flag_values):
     with console.status(f"loading {model} ..."):
         engine = open_backend(target, backend, backend_options, workspace_runs=runs)
     return ws, talk, engine
+
+
+def persona_context(ws, name: str) -> str:
+    """The system prompt of the preset `name` of the workspace."""
+    if ws is None:
+        raise WorkspaceError("--persona needs a workspace: presets live in its store", "cd into a workspace")
+    with ws.store() as store:
+        return preset_context(get_preset(store, name))
 
 
 def talk_session(ws, talk, engine) -> ChatSession:
@@ -55,13 +67,13 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
          presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
          stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
          backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS,
-         retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE):
+         retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA):
     """Talk to a model or clone in the terminal, streamed."""
     ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                               temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                               frequency_penalty=frequency_penalty, stop=stop, n=1,
                               no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
-                              no_retrieve=no_retrieve)
+                              no_retrieve=no_retrieve, persona=persona)
     session = talk_session(ws, talk, engine)
     notes = f"{session.retriever.k} passages" if session.retriever else "off"
     console.print(f"[bold]{model}[/]  context: {talk.context or '-'}  memory: {talk.memory}  notes: {notes}\n"
