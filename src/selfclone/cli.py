@@ -35,6 +35,8 @@ AREAS = [
     "selfclone.serve.commands",
     "selfclone.persona.notes_commands",
     "selfclone.persona.presets_commands",
+    "selfclone.persona.memory_commands",
+    "selfclone.persona.contacts_commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
 ]

@@ -119,6 +119,14 @@ class NotesSettings:
 
 
 @dataclass(frozen=True)
+class MemorySettings:
+    """[memory]: what happens to exchanges beyond chat.memory, and long-term memory per contact."""
+
+    summarise: bool = field(default=True, metadata={"help": "fold exchanges leaving the window into a summary"})
+    remember: bool = field(default=True, metadata={"help": "keep a conversation's summary per contact (--with)"})
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     name: str = "my-clone"
     person: str = "me"
@@ -129,6 +137,7 @@ class WorkspaceConfig:
     chat: ChatSettings = ChatSettings()
     collect: CollectSettings = CollectSettings()
     notes: NotesSettings = NotesSettings()
+    memory: MemorySettings = MemorySettings()
 
     def to_toml(self) -> str:
         def plain(value):
@@ -140,7 +149,7 @@ class WorkspaceConfig:
 
 
 _SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
-             "notes": NotesSettings}
+             "notes": NotesSettings, "memory": MemorySettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):

@@ -121,6 +121,27 @@ MIGRATIONS: list[tuple[str, str]] = [
             created_at text not null default (datetime('now'))
         );
     """),
+    ("401_memories", """
+        create table memories (            -- long-term memory: what the clone learned about whom it talks to
+            id integer primary key,
+            contact text not null,         -- a contact's pseudonym or a bot user's id; 'me' for the owner
+            fact text not null,
+            source text not null default 'summary',   -- summary (folded from a conversation), manual
+            created_at text not null default (datetime('now'))
+        );
+        create index memories_contact on memories(contact);
+    """),
+    ("401_contacts", """
+        create table contacts (            -- who each conversation is with: a pseudonym, never the real name
+            id integer primary key,
+            source text not null,
+            chat text not null,
+            pseudonym text not null,
+            relationship text,             -- family, close friend, colleague, ... (`selfclone contacts label`)
+            unique(source, chat)
+        );
+        create index contacts_pseudonym on contacts(pseudonym);
+    """),
 ]
 
 

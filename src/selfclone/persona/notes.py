@@ -21,7 +21,7 @@ SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text":
             ".htm": "html"}
 BLOCK = 1 << 20                  # bytes read at a time
 LARGE = 10 * (1 << 20)           # files above this get a progress bar in `notes add`
-CAPACITY = (160, 420)            # characters per passage: about one fact, within MiniLM's 128-token training length
+CAPACITY = (60, 200)             # characters per passage: about one fact (precise passages help a small model most)
 
 
 def note_files(paths: Iterable[Path]) -> list[Path]:

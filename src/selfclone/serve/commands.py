@@ -24,13 +24,14 @@ def ask(model: str = typer.Argument(..., help="model or clone name"),
         presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
         stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
         backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS,
-        retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA):
+        retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA,
+        talking_with: str = flags.WITH):
     """Ask one question; prints the reply (or n candidates)."""
     ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                              temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                              frequency_penalty=frequency_penalty, stop=stop, n=n,
                              no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
-                             no_retrieve=no_retrieve, persona=persona)
+                             no_retrieve=no_retrieve, persona=persona, talking_with=talking_with)
     messages = talk_session(ws, talk, engine).messages_for(text)
     if as_json or n > 1:
         replies = engine.candidates(messages, talk.options)

@@ -15,6 +15,8 @@ from ..errors import WorkspaceError
 from ..config import ChatSettings, GenerationOptions, NotesSettings
 from ..fileio import write_jsonl
 from ..persona.conversations import save_conversation
+from ..persona.contacts import talking_to
+from ..persona.memory import fold, recall_memories, remember
 from ..persona.presets import get_preset, preset_context
 from ..persona.retrieval import workspace_retriever
 from ..persona.session import ChatSession
@@ -56,9 +58,30 @@ def persona_context(ws, name: str) -> str:
 
 
 def talk_session(ws, talk, engine) -> ChatSession:
-    """The ChatSession of a talk command: its flags, and the workspace's notes unless retrieval is off."""
+    """The ChatSession of a talk command: its flags, the workspace's notes unless retrieval is off, who it talks
+    to and what it remembers of them, and the clone itself as the summariser of older exchanges."""
     retriever = workspace_retriever(ws.root if ws else None, ws.config.notes if ws else NotesSettings(), talk.retrieve)
-    return ChatSession(engine, talk.options, context=talk.context, memory=talk.memory, retriever=retriever)
+    session = ChatSession(engine, talk.options, context=talk.context, memory=talk.memory, retriever=retriever)
+    if ws and ws.config.memory.summarise:
+        session.summariser = engine
+    if talk.talking_with:
+        if ws is None:
+            raise WorkspaceError("--with needs a workspace: contacts and memories live in its store",
+                                 "cd into a workspace")
+        with ws.store() as store:
+            session.talking_to = talking_to(store, talk.talking_with)
+            session.remembered = recall_memories(store, talk.talking_with)
+    return session
+
+
+def keep_memory(ws, talk, session: ChatSession) -> None:
+    """At the end of a conversation with someone: fold what is left and keep the summary as a memory of them."""
+    if not (ws and talk.talking_with and session.history and session.summariser and ws.config.memory.remember):
+        return
+    summary = fold(session.summariser, session.summary, session.history[session._folded:])
+    if summary:
+        with ws.store() as store:
+            remember(store, talk.talking_with, summary)
 
 
 def chat(model: str = typer.Argument(..., help="model or clone name (see `selfclone models`)"),
@@ -67,13 +90,14 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
          presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
          stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
          backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS,
-         retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA):
+         retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA,
+         talking_with: str = flags.WITH):
     """Talk to a model or clone in the terminal, streamed."""
     ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                               temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                               frequency_penalty=frequency_penalty, stop=stop, n=1,
                               no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
-                              no_retrieve=no_retrieve, persona=persona)
+                              no_retrieve=no_retrieve, persona=persona, talking_with=talking_with)
     session = talk_session(ws, talk, engine)
     notes = f"{session.retriever.k} passages" if session.retriever else "off"
     console.print(f"[bold]{model}[/]  context: {talk.context or '-'}  memory: {talk.memory}  notes: {notes}\n"
@@ -112,6 +136,7 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
     if ws and session.history:
         with ws.store() as store:
             save_conversation(store, model, "chat", session.transcript())
+        keep_memory(ws, talk, session)
 
 
 class TerminalFrontend:
