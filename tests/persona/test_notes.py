@@ -129,3 +129,23 @@ def test_ask_puts_passages_in_the_system_frame(ws, notes_dir, capsys, monkeypatc
     assert json.loads(capsys.readouterr().out)["messages"][0]["content"] == "You are Maggie."
     assert main(["notes", "remove", str(notes_dir)]) == 0
     assert workspace_retriever(ws.root, ws.config.notes) is None
+
+
+def test_augmented_training_examples_carry_the_talk_time_frame(ws, notes_dir, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(ws.root)
+    assert main(["notes", "add", str(notes_dir), "--no-messages"]) == 0
+    data, out = tmp_path / "train.jsonl", tmp_path / "aug.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "system", "content": "You are Maggie."},
+                                             {"role": "user", "content": "what is the kettle called?"},
+                                             {"role": "assistant", "content": "Barnacle, love."}]}) + "\n")
+    assert main(["notes", "augment", str(data), str(out), "--retrieve", "1", "--distractors", "1"]) == 0
+    [row] = [json.loads(line) for line in out.read_text().splitlines()]
+    system = row["messages"][0]["content"]
+    assert system.startswith("You are Maggie.\n\nWhat you know about yourself:\n- ") and system.count("\n- ") == 2
+    assert "Barnacle" in system and row["messages"][1:] == json.loads(data.read_text())["messages"][1:]
+    capsys.readouterr()
+    assert main(["ask", "echo", "what is the kettle called?", "--json", "--backend", "echo",
+                 "--context", "You are Maggie.", "--retrieve", "1"]) == 0
+    talk = json.loads(capsys.readouterr().out)["messages"][0]["content"]
+    kettle_line = [line for line in talk.splitlines() if "Barnacle" in line][0]
+    assert kettle_line in system.splitlines() and talk.split("\n- ")[0] == system.split("\n- ")[0]

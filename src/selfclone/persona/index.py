@@ -151,6 +151,9 @@ class NotesIndex:
                                "escape '\\' order by origin", (_like_prefix(prefix),))
         return [Document(*row) for row in rows]
 
+    def passage_texts(self) -> list[str]:
+        return [r[0] for r in self.db.execute("select text from passages order by id")]
+
     def passage_count(self) -> int:
         return self.db.execute("select count(*) from passages").fetchone()[0]
 

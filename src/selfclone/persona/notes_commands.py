@@ -10,11 +10,13 @@ from pathlib import Path
 
 import typer
 
+from ..dataset.chat import read_examples, write_examples
 from ..errors import DataError
 from ..terminal import console, progress_bar, workspace
+from .augment import augment
 from .index import NotesIndex
 from .notes import LARGE
-from .retrieval import MESSAGES, add_notes, index_messages, notes_path
+from .retrieval import MESSAGES, add_notes, index_messages, notes_path, workspace_retriever
 
 notes = typer.Typer(help="Notes and messages the clone retrieves from when it talks.", no_args_is_help=True)
 
@@ -78,6 +80,21 @@ def remove(paths: list[str] = typer.Argument(..., help="indexed files or folders
             origins += found
         removed = index.remove(origins)
     console.print(f"removed {len(origins)} documents ({removed} passages)")
+
+
+@notes.command("augment")
+def augment_cmd(data: Path = typer.Argument(..., help="chat JSONL training examples"),
+                out: Path = typer.Argument(..., help="where to write the augmented examples"),
+                k: int = typer.Option(None, "--retrieve", help="passages retrieved per example (default [notes])"),
+                distractors: int = typer.Option(1, help="random other passages added to each example"),
+                seed: int = typer.Option(0)):
+    """Training examples with notes in the talk-time frame (retrieved passages plus distractors)."""
+    ws = workspace()
+    retriever = workspace_retriever(ws.root, ws.config.notes, k)
+    if retriever is None:
+        raise DataError("the workspace has no notes to augment with", "run `selfclone notes add PATH...` first")
+    count = write_examples(out, augment(read_examples(data), retriever, distractors=distractors, seed=seed))
+    console.print(f"wrote {count} examples to {out}")
 
 
 def register_commands(app):
