@@ -37,6 +37,7 @@ AREAS = [
     "selfclone.persona.presets_commands",
     "selfclone.persona.memory_commands",
     "selfclone.persona.contacts_commands",
+    "selfclone.persona.review_commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
 ]

@@ -110,7 +110,8 @@ class CollectSettings:
 class NotesSettings:
     """[notes]: retrieval over the person's notes and own messages at talk time (persona/retrieval.py)."""
 
-    retrieve: int = field(default=3, metadata={"help": "passages put in the prompt when the workspace has notes; 0 = off"})
+    retrieve: int = field(default=1, metadata={"help": "passages put in the prompt when the workspace has notes; 0 = off "
+                                                        "(1 measured best on the 135M model: docs/BENCHMARKS.md)"})
     hybrid: bool = field(default=True, metadata={"help": "fuse vector neighbours with BM25 (FTS5) by reciprocal rank"})
 
     def __post_init__(self):

@@ -142,6 +142,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         create index contacts_pseudonym on contacts(pseudonym);
     """),
+    ("401_reviews", """
+        create table reviews (             -- the person's verdict on each stored reply of the clone (`selfclone review`)
+            id integer primary key,
+            conversation_id integer not null references conversations(id) on delete cascade,
+            turn integer not null,         -- index of the assistant message in messages_json
+            verdict text not null,         -- keep, edit, reject
+            edited text,
+            created_at text not null default (datetime('now')),
+            unique(conversation_id, turn)
+        );
+    """),
 ]
 
 

@@ -122,7 +122,7 @@ def test_ask_puts_passages_in_the_system_frame(ws, notes_dir, capsys, monkeypatc
     assert main(["ask", "echo", "what is the kettle called?", "--json", "--backend", "echo",
                  "--context", "You are Maggie.", "--retrieve", "2"]) == 0
     system = json.loads(capsys.readouterr().out)["messages"][0]
-    assert system["role"] == "system" and system["content"].startswith("You are Maggie.\n\nWhat you know about yourself:\n- ")
+    assert system["role"] == "system" and system["content"].startswith("You are Maggie.\n\nFacts about you (answer from these):\n- ")
     assert "Barnacle" in system["content"] and system["content"].count("\n- ") == 2
     assert main(["ask", "echo", "what is the kettle called?", "--json", "--backend", "echo",
                  "--context", "You are Maggie.", "--no-retrieve"]) == 0
@@ -141,7 +141,7 @@ def test_augmented_training_examples_carry_the_talk_time_frame(ws, notes_dir, ca
     assert main(["notes", "augment", str(data), str(out), "--retrieve", "1", "--distractors", "1"]) == 0
     [row] = [json.loads(line) for line in out.read_text().splitlines()]
     system = row["messages"][0]["content"]
-    assert system.startswith("You are Maggie.\n\nWhat you know about yourself:\n- ") and system.count("\n- ") == 2
+    assert system.startswith("You are Maggie.\n\nFacts about you (answer from these):\n- ") and system.count("\n- ") == 2
     assert "Barnacle" in system and row["messages"][1:] == json.loads(data.read_text())["messages"][1:]
     capsys.readouterr()
     assert main(["ask", "echo", "what is the kettle called?", "--json", "--backend", "echo",

@@ -8,7 +8,7 @@ alone and for the hybrid. Scale: indexing speed on N real synthetic messages (em
 latency per message (query embedding included) with the index filled to `--scale` passages, against a numpy
 brute-force search over the same vectors in the same run.
 
-    selfclone bench recall                          # embedded model, k=3, scale 100,000
+    selfclone bench recall                          # embedded model, k=1, scale 100,000
     selfclone bench recall --scale 20000 --index-messages 1000 --json
 """
 from __future__ import annotations
@@ -120,7 +120,7 @@ def scale(root: Path, n_embed: int, total: int, queries: int = 30) -> dict:
 
 
 def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option("transformers"),
-                 k: int = typer.Option(3, help="passages retrieved"),
+                 k: int = typer.Option(1, help="passages retrieved"),
                  max_tokens: int = typer.Option(32),
                  scale_size: int = typer.Option(100_000, "--scale", help="passages in the index for the latency test; 0 skips"),
                  index_messages: int = typer.Option(2000, help="synthetic messages really embedded to time indexing"),

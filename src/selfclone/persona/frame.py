@@ -3,13 +3,13 @@ say. Talk time (ChatSession) and training data (persona/augment.py) both build i
 framed examples sees the same words when it talks.
 
     system_frame("You are Maggie.", passages=["Maggie's first hive came from her uncle in 1994."])
-    # -> "You are Maggie.\\n\\nWhat you know about yourself:\\n- Maggie's first hive came from her uncle in 1994."
+    # -> "You are Maggie.\\n\\nFacts about you (answer from these):\\n- Maggie's first hive came from her uncle in 1994."
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-NOTES_HEADER = "What you know about yourself:"
+NOTES_HEADER = "Facts about you (answer from these):"
 TALKING_TO = "You are talking to: {who}."
 SUMMARY_HEADER = "Earlier in this conversation:"
 REMEMBERED_HEADER = "What you remember about them:"
