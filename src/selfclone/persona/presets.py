@@ -51,7 +51,7 @@ def preset_context(card: Card, user: str = "the user") -> str:
     parts = [f"You are {card.name}."]
     for key in ("system_prompt", "description", "personality", "scenario"):
         value = data.get(key)
-        if isinstance(value, str) and value.strip() and value.strip() not in parts:
+        if isinstance(value, str) and value.strip():
             parts.append(value.strip())
     text = " ".join(parts)
     return text.replace("{{char}}", card.name).replace("{{user}}", user)

@@ -5,8 +5,6 @@
 """
 from __future__ import annotations
 
-import typer
-
 from ..terminal import console, workspace
 from .review import pending, record
 
@@ -36,8 +34,9 @@ def review():
                 edited = console.input("what you would say> ")
             elif choice == "r":
                 edited = console.input("what you would have said (empty: nothing)> ") or None
-            record(store, item, KEYS[choice] if choice != "e" or edited.strip() else "reject", edited)
-            counts[KEYS[choice]] += 1
+            verdict = "reject" if choice == "e" and not edited.strip() else KEYS[choice]   # an empty edit rejects
+            record(store, item, verdict, edited)
+            counts[verdict] += 1
     console.print(f"kept {counts['keep']}, edited {counts['edit']}, rejected {counts['reject']}; "
                   f"kept and edited replies are training examples (source 'review')")
 
