@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from selfclone.backends.transformers_backend import TransformersBackend
 from selfclone.cli import main
 from selfclone.config import GenerationOptions
@@ -107,3 +109,29 @@ def test_the_relationship_frame_is_identical_in_training_and_at_talk_time(ws, ca
     code, out, _ = run(capsys, *[a if a != pseudonym else real_name for a in args],
                        *(["--context", context] if context else []))
     assert real_name not in json.loads(out)["messages"][0]["content"]
+
+
+@pytest.mark.slow
+def test_chat_with_someone_keeps_a_memory_of_them(ws):
+    import sys
+
+    import pexpect
+
+    selfclone = str(Path(sys.executable).parent / "selfclone")
+    child = pexpect.spawn(selfclone, ["chat", "smollm2-135m", "--max-tokens", "8", "--temperature", "0", "--seed", "1", "--memory", "1",
+                                      "--with", "Lowen", "--context", "You are Maggie."],
+                          cwd=str(ws.root), encoding="utf-8", timeout=120, dimensions=(40, 200))
+    for text in ("my cat is called Pimento", "the ferry was late"):
+        child.expect("you>")
+        child.sendline(text)
+        child.expect("clone>")
+    child.expect("you>")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    with ws.store() as store:
+        rows = store.db.execute("select contact, source from memories").fetchall()
+        [conversation] = store.db.execute("select messages_json from conversations").fetchall()
+    assert [tuple(r) for r in rows] == [("Lowen", "summary")]      # the clone's own summary of the conversation
+    assert json.loads(conversation[0])[0]["content"] == "You are Maggie.\n\nYou are talking to: Lowen."
