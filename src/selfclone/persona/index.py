@@ -24,6 +24,10 @@ INDEX_NAME = "notes.db"
 BATCH = 256
 RRF_K = 60                      # reciprocal rank fusion constant (Cormack et al. 2009)
 _WORDS = re.compile(r"\w{2,}")
+MAX_QUERY_WORDS = 6
+_COMMON = frozenset("the and you your yours are was were what which who whom how why when where did does have has had "
+                    "for with from this that these those into about there their them they then than its not but "
+                    "can could would should will shall our ours his her him she he me my mine".split())
 
 SCHEMA = f"""
     create table if not exists documents (
@@ -165,7 +169,9 @@ class NotesIndex:
 
     def matching(self, text: str, k: int) -> list[int]:
         """Passage ids by BM25 over the query's words, best first."""
-        words = sorted(set(w.lower() for w in _WORDS.findall(text)))
+        words = {w.lower() for w in _WORDS.findall(text)} - _COMMON
+        # the longest words carry the most (names, places); a cap keeps a long message from OR-ing the corpus
+        words = sorted(sorted(words, key=lambda w: (-len(w), w))[:MAX_QUERY_WORDS])
         if not words:
             return []
         query = " OR ".join(f'"{w}"' for w in words)
