@@ -33,6 +33,11 @@ AREAS = [
     "selfclone.refine.commands",
     "selfclone.evaluate.commands",
     "selfclone.serve.commands",
+    "selfclone.persona.notes_commands",
+    "selfclone.persona.presets_commands",
+    "selfclone.persona.memory_commands",
+    "selfclone.persona.contacts_commands",
+    "selfclone.persona.review_commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
 ]

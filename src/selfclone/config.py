@@ -107,6 +107,27 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class NotesSettings:
+    """[notes]: retrieval over the person's notes and own messages at talk time (persona/retrieval.py)."""
+
+    retrieve: int = field(default=1, metadata={"help": "passages put in the prompt when the workspace has notes; 0 = off "
+                                                        "(1 measured best on the 135M model: docs/BENCHMARKS.md)"})
+    hybrid: bool = field(default=True, metadata={"help": "fuse vector neighbours with BM25 (FTS5) by reciprocal rank"})
+
+    def __post_init__(self):
+        if not isinstance(self.retrieve, int) or isinstance(self.retrieve, bool) or not 0 <= self.retrieve <= 20:
+            raise ConfigError(f"notes.retrieve must be a whole number from 0 to 20, got {self.retrieve!r}")
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """[memory]: what happens to exchanges beyond chat.memory, and long-term memory per contact."""
+
+    summarise: bool = field(default=True, metadata={"help": "fold exchanges leaving the window into a summary"})
+    remember: bool = field(default=True, metadata={"help": "keep a conversation's summary per contact (--with)"})
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     name: str = "my-clone"
     person: str = "me"
@@ -116,6 +137,8 @@ class WorkspaceConfig:
     generation: GenerationOptions = GenerationOptions()
     chat: ChatSettings = ChatSettings()
     collect: CollectSettings = CollectSettings()
+    notes: NotesSettings = NotesSettings()
+    memory: MemorySettings = MemorySettings()
 
     def to_toml(self) -> str:
         def plain(value):
@@ -126,7 +149,8 @@ class WorkspaceConfig:
         return tomli_w.dumps(plain(dataclasses.asdict(self)))
 
 
-_SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings}
+_SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
+             "notes": NotesSettings, "memory": MemorySettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):

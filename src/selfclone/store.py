@@ -113,6 +113,46 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table rankings add column kind text not null default 'order';   -- order, best_worst, edit
         alter table rankings add column item_id integer references rank_items(id);
     """),
+    ("401_personas", """
+        create table personas (            -- persona presets: character cards the clone can speak as
+            id integer primary key,
+            name text not null unique,
+            card_json text not null,       -- the whole card, V2 or V3, as imported
+            created_at text not null default (datetime('now'))
+        );
+    """),
+    ("401_memories", """
+        create table memories (            -- long-term memory: what the clone learned about whom it talks to
+            id integer primary key,
+            contact text not null,         -- a contact's pseudonym or a bot user's id; 'me' for the owner
+            fact text not null,
+            source text not null default 'summary',   -- summary (folded from a conversation), manual
+            created_at text not null default (datetime('now'))
+        );
+        create index memories_contact on memories(contact);
+    """),
+    ("401_contacts", """
+        create table contacts (            -- who each conversation is with: a pseudonym, never the real name
+            id integer primary key,
+            source text not null,
+            chat text not null,
+            pseudonym text not null,
+            relationship text,             -- family, close friend, colleague, ... (`selfclone contacts label`)
+            unique(source, chat)
+        );
+        create index contacts_pseudonym on contacts(pseudonym);
+    """),
+    ("401_reviews", """
+        create table reviews (             -- the person's verdict on each stored reply of the clone (`selfclone review`)
+            id integer primary key,
+            conversation_id integer not null references conversations(id) on delete cascade,
+            turn integer not null,         -- index of the assistant message in messages_json
+            verdict text not null,         -- keep, edit, reject
+            edited text,
+            created_at text not null default (datetime('now')),
+            unique(conversation_id, turn)
+        );
+    """),
 ]
 
 

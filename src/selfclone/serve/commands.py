@@ -10,10 +10,9 @@ import json
 
 import typer
 
-from ..persona.session import ChatSession
 from ..plugins import frontends
 from . import generation_options as flags
-from .terminal import open_talk
+from .terminal import open_talk, talk_session
 
 
 def ask(model: str = typer.Argument(..., help="model or clone name"),
@@ -24,13 +23,16 @@ def ask(model: str = typer.Argument(..., help="model or clone name"),
         temperature: float = flags.TEMPERATURE, top_p: float = flags.TOP_P,
         presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
         stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
-        backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS):
+        backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS,
+        retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA,
+        talking_with: str = flags.WITH):
     """Ask one question; prints the reply (or n candidates)."""
-    _, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
+    ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                              temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                              frequency_penalty=frequency_penalty, stop=stop, n=n,
-                             no_repeat_ngram_size=no_repeat_ngram_size, seed=seed)
-    messages = ChatSession(engine, talk.options, context=talk.context).messages_for(text)
+                             no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
+                             no_retrieve=no_retrieve, persona=persona, talking_with=talking_with)
+    messages = talk_session(ws, talk, engine).messages_for(text)
     if as_json or n > 1:
         replies = engine.candidates(messages, talk.options)
         if as_json:

@@ -13,15 +13,21 @@ class TalkFlags:
     context: str | None
     memory: int | None
     options: GenerationOptions
+    retrieve: int | None = None     # passages from the notes; None = the workspace's [notes] setting, 0 = off
+    persona: str | None = None      # a preset's name (persona/presets.py); its prompt is the context
+    talking_with: str | None = None # a contact's pseudonym or a relationship (persona/contacts.py)
 
 
 def talk_flags(defaults: GenerationOptions, memory_default: int, *, context, memory, max_tokens, temperature, top_p, presence_penalty,
-               frequency_penalty, stop, n, no_repeat_ngram_size, seed) -> TalkFlags:
+               frequency_penalty, stop, n, no_repeat_ngram_size, seed, retrieve: int | None = None,
+               no_retrieve: bool = False, persona: str | None = None,
+               talking_with: str | None = None) -> TalkFlags:
     options = defaults.with_(
         max_tokens=max_tokens, temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
         frequency_penalty=frequency_penalty, stop=tuple(stop or ()), n=n, no_repeat_ngram_size=no_repeat_ngram_size,
         seed=seed)
-    return TalkFlags(context, memory_default if memory is None else memory, options)
+    return TalkFlags(context, memory_default if memory is None else memory, options, 0 if no_retrieve else retrieve,
+                     persona, talking_with)
 
 
 # Typer option declarations, reused by both commands.
@@ -37,3 +43,8 @@ NO_REPEAT = typer.Option(None, "--no-repeat-ngram-size")
 SEED = typer.Option(None, "--seed")
 BACKEND = typer.Option("transformers", "--backend", help="transformers, llamacpp, openai, or a plugin's")
 BACKEND_OPTIONS = typer.Option(None, "-o", "--option", help="backend option key=value (repeatable)")
+RETRIEVE = typer.Option(None, "--retrieve", min=0, max=20,
+                        help="passages from your notes put in the prompt (default: [notes] retrieve, on when there are notes)")
+NO_RETRIEVE = typer.Option(False, "--no-retrieve", help="leave the notes out of the prompt")
+PERSONA = typer.Option(None, "--persona", help="speak as a persona preset (see `selfclone persona list`)")
+WITH = typer.Option(None, "--with", help="who the clone talks to: a contact or a relationship (see `selfclone contacts`)")

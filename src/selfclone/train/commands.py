@@ -61,6 +61,8 @@ def train_cmd(
     from_: str = typer.Option(None, "--from", help="the run or model to start from (dpo, rl)"),
     reward: Path = typer.Option(None, help="reward model run (rl)"),
     beta: float = typer.Option(None, help="dpo, rl: how far from the supervised model it may move (0.1, 0.05)"),
+    continue_from: str = typer.Option(None, "--continue", help="train a LoRA clone further on DATA, replaying its own data"),
+    replay: float = typer.Option(1.0, help="--continue: earlier examples replayed per new one"),
 ):
     """Fine-tune a clone on your data; `--resume RUN_DIR` continues after Ctrl-C or a crash."""
     ws = workspace(required=False)
@@ -71,7 +73,8 @@ def train_cmd(
                            learning_rate_multiplier=learning_rate_multiplier, batch_size=batch_size,
                            lora_rank=lora_rank, full=full, suffix=suffix, out=out, merge=merge, precision=precision,
                            max_length=max_length, max_steps=max_steps, seed=seed, report_to=tuple(report_to),
-                           preferences=preferences, from_=from_, reward=reward, beta=beta)
+                           preferences=preferences, from_=from_, reward=reward, beta=beta,
+                           continue_from=continue_from, replay=replay)
     if method in ("dpo", "reward") and preferences is None or method == "rl" and data is None and preferences is None:
         from dataclasses import replace
 

@@ -12,7 +12,7 @@ model loads and a job's `validating_files` stage is exactly this call. Nothing h
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..dataset.chat import read_examples
@@ -59,6 +59,8 @@ class TrainRequest:
     reward: Path | None = None            # rl: the reward model run
     beta: float | None = None
     data_info: dict = field(default_factory=dict)
+    continue_from: str | None = None      # sft: a LoRA clone to train further, with replay of its own data
+    replay: float = 1.0                   # sft --continue: earlier examples replayed per new example
 
 
 @dataclass
@@ -85,6 +87,11 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                            seed=request.seed, report_to=tuple(request.report_to),
                            suffix=request.suffix or defaults.suffix)
     train_examples = read_examples(request.data)
+    if request.continue_from:
+        settings, replayed = _continuing(request, settings, runs_dir, len(train_examples))
+        train_examples = train_examples + replayed
+        request = replace(request, data_info=request.data_info | {"continued_from": request.continue_from,
+                                                                   "replayed_examples": len(replayed)})
     if request.validation is not None:
         valid_examples = read_examples(request.validation)
     else:
@@ -93,6 +100,24 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
     run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info)
     return Prepared(run, f"{len(train_examples)} train, {len(valid_examples)} validation examples",
                     lambda events: sft.train(run, events, workspace_runs=runs_dir))
+
+
+def _continuing(request: TrainRequest, settings, runs_dir: Path, new: int):
+    """Settings that train a clone's adapter further, and a seeded sample of its own training data to replay."""
+    import random
+
+    from .. import models
+
+    ref = models.resolve(request.continue_from, runs_dir)
+    if ref.kind != "clone" or ref.run_dir is None or Path(ref.path).name == "model":
+        raise TrainingError(f"--continue needs a LoRA clone, and '{request.continue_from}' is a {ref.kind} model"
+                            + (" with merged weights" if ref.kind == "clone" else ""),
+                            "pass a clone trained with LoRA (see `selfclone models`), or train DATA on a base model")
+    earlier_path = Path(ref.run_dir) / "data" / "train.jsonl"
+    earlier = read_examples(earlier_path) if earlier_path.exists() else []
+    count = min(len(earlier), round(new * request.replay))
+    replayed = random.Random(request.seed).sample(earlier, count)
+    return replace(settings, model=ref.base, continue_from=request.continue_from, full=False), replayed
 
 
 def _default_start(method: str, request: TrainRequest, defaults: Defaults, runs_dir: Path) -> str:

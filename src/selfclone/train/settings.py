@@ -31,6 +31,8 @@ class SFTSettings:
     report_to: tuple[str, ...] = ("tensorboard",)
     threads: int | None = None
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many steps (tests, benchmarks)"})
+    continue_from: str | None = field(default=None, metadata={"help": "a LoRA clone whose adapter this run trains "
+                                                                   "further (`train --continue`); model is its base"})
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "lora_rank", "max_length", "keep_checkpoints")

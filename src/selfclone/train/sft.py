@@ -74,13 +74,13 @@ def use_bf16(settings: SFTSettings) -> bool:
 def _build_model(settings: SFTSettings, workspace_runs: Path | None):
     import torch
 
-    ref = models.resolve(settings.model, workspace_runs)
-    if ref.kind == "clone":
+    ref = models.resolve(settings.continue_from or settings.model, workspace_runs)
+    if ref.kind == "clone" and not settings.continue_from:
         raise TrainingError(f"'{settings.model}' is a clone; supervised training starts from a base model",
-                            "train on the clone's base model, or use --method dpo --from CLONE to refine a clone")
+                            "train on the clone's base model, or `selfclone train DATA --continue CLONE`")
     torch.manual_seed(settings.seed)
     model, tokenizer = models.load(ref, trainable=True)
-    if not settings.full:
+    if not settings.full and not settings.continue_from:      # a continued clone trains its own adapter further
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(r=settings.lora_rank, lora_alpha=settings.lora_alpha or 2 * settings.lora_rank,

@@ -1,0 +1,33 @@
+"""Training examples augmented with notes, in the talk-time frame: each example's system message gets the passages
+retrieved for its last user message plus random distractor passages, so the clone learns to use its notes when
+they help and to ignore them when they do not. The frame is persona/frame.py's, as ChatSession builds it.
+
+    selfclone notes augment data/me.jsonl data/me.notes.jsonl --distractors 1
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+
+from ..dataset.chat import Example, Turn
+from .frame import system_frame
+from .index import NotesIndex
+from .retrieval import Retriever
+
+
+def augment(examples: Iterable[Example], retriever: Retriever, *, distractors: int = 1,
+            seed: int = 0) -> Iterator[Example]:
+    """Each example with the retrieved passages and `distractors` random other passages in its system frame."""
+    rng = random.Random(seed)
+    with NotesIndex(retriever.path) as index:
+        every = index.passage_texts()
+    for example in examples:
+        users = [t for t in example.prompt() if t["role"] == "user"]
+        passages = retriever.passages_for(users[-1]["content"]) if users else []
+        extra = [p for p in rng.sample(every, min(len(every), distractors + len(passages))) if p not in passages]
+        passages = passages + extra[:distractors]
+        rng.shuffle(passages)
+        turns = list(example.messages)
+        context = turns[0].content if turns and turns[0].role == "system" else None
+        rest = turns[1:] if context is not None else turns
+        yield Example((Turn("system", system_frame(context, passages=passages)), *rest))

@@ -1,0 +1,54 @@
+"""`selfclone contacts list|label|examples`: who the person talks to, by pseudonym and relationship.
+
+    selfclone contacts list
+    selfclone contacts label Lowen "close friend"
+    selfclone contacts examples data/framed.jsonl     # training examples with who each was said to
+    selfclone chat CLONE --with "close friend"        # the same frame at talk time
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..dataset.chat import write_examples
+from ..terminal import console, workspace
+from .contacts import contacts as contact_rows
+from .contacts import framed_examples, label as label_contact, refresh_contacts
+
+contacts = typer.Typer(help="Who the person talks to (pseudonyms, relationships) for --with.", no_args_is_help=True)
+
+
+@contacts.command("list")
+def list_():
+    """Every contact of the imported conversations, by pseudonym."""
+    ws = workspace()
+    with ws.store() as store:
+        refresh_contacts(store, ws.config.collect)
+        rows = contact_rows(store)
+    for pseudonym, relationship, chats in rows:
+        console.print(f"{pseudonym:20s}  {relationship or '-':16s}  {chats} conversations", markup=False)
+    console.print(f"{len(rows)} contacts")
+
+
+@contacts.command("label")
+def label(name: str = typer.Argument(..., help="a contact's pseudonym"),
+          relationship: str = typer.Argument(..., help="family, close friend, colleague, ...")):
+    ws = workspace()
+    with ws.store() as store:
+        refresh_contacts(store, ws.config.collect)
+        count = label_contact(store, name, relationship)
+    console.print(f"{name}: {relationship} ({count} conversations)")
+
+
+@contacts.command("examples")
+def examples(out: Path = typer.Argument(..., help="the chat JSONL to write")):
+    """Write the store's examples with who each was said to in the system frame (for `selfclone train`)."""
+    ws = workspace()
+    with ws.store() as store:
+        count = write_examples(out, framed_examples(store, ws.config.collect))
+    console.print(f"wrote {count} examples to {out}")
+
+
+def register_commands(app):
+    app.add_typer(contacts, name="contacts")
