@@ -106,6 +106,47 @@ class CollectSettings:
                 raise ConfigError(f"collect.{name} must be >= 0, got {getattr(self, name)}")
 
 
+def _check_bot(section: str, allow, idle_reset_minutes, context_chars) -> None:
+    if any(not isinstance(a, str) or not a.strip() for a in allow):
+        raise ConfigError(f"{section}.allow must list user ids or @usernames as strings, got {list(allow)!r}")
+    if not isinstance(idle_reset_minutes, (int, float)) or idle_reset_minutes < 0:
+        raise ConfigError(f"{section}.idle_reset_minutes must be a number >= 0 (0: never), got {idle_reset_minutes!r}")
+    if not isinstance(context_chars, int) or context_chars < 200:
+        raise ConfigError(f"{section}.context_chars must be a whole number >= 200, got {context_chars!r}")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """`selfclone serve telegram`: who may talk to the clone, and when a user's context starts afresh."""
+
+    allow: tuple[str, ...] = field(default=(), metadata={"help": "numeric user ids or @usernames; empty: nobody"})
+    idle_reset_minutes: float = field(default=10.0, metadata={"help": "silence after which a user's context resets"})
+    context_chars: int = field(default=12000, metadata={"help": "prompt budget; the oldest turns are dropped first"})
+
+    def __post_init__(self):
+        _check_bot("telegram", self.allow, self.idle_reset_minutes, self.context_chars)
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """`selfclone serve discord`: as [telegram], with Discord user ids."""
+
+    allow: tuple[str, ...] = field(default=(), metadata={"help": "numeric Discord user ids; empty: nobody"})
+    idle_reset_minutes: float = 10.0
+    context_chars: int = 12000
+
+    def __post_init__(self):
+        _check_bot("discord", self.allow, self.idle_reset_minutes, self.context_chars)
+
+
+@dataclass(frozen=True)
+class TranslateSettings:
+    """`--translate LANG`: the language the clone was trained in, and the translator plugin that bridges to it."""
+
+    clone_language: str = field(default="English", metadata={"help": "the language of the clone's training data"})
+    translator: str = field(default="backend", metadata={"help": "a registered translator (register_translators)"})
+
+
 @dataclass(frozen=True)
 class WorkspaceConfig:
     name: str = "my-clone"
@@ -116,6 +157,9 @@ class WorkspaceConfig:
     generation: GenerationOptions = GenerationOptions()
     chat: ChatSettings = ChatSettings()
     collect: CollectSettings = CollectSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
+    translate: TranslateSettings = TranslateSettings()
 
     def to_toml(self) -> str:
         def plain(value):
@@ -126,7 +170,8 @@ class WorkspaceConfig:
         return tomli_w.dumps(plain(dataclasses.asdict(self)))
 
 
-_SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings}
+_SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
+             "telegram": TelegramSettings, "discord": DiscordSettings, "translate": TranslateSettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):
