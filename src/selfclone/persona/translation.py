@@ -2,7 +2,7 @@
 reply comes back in the user's. Translators are plugins (the `register_translators` hook); the built-in one,
 `backend`, asks any Backend (the local model, or an OpenAI-compatible provider) with a fixed prompt.
 
-    translation = open_translation("French", backend, clone_language="English")
+    translation = open_translation("French", backend, TranslateSettings(clone_language="English"))
     translation.inbound("comment vont les abeilles ?")      # -> English for the clone
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Protocol
 
 import pydantic
 
-from ..config import GenerationOptions
+from ..config import GenerationOptions, TranslateSettings
 from ..errors import ConfigError
 from ..plugins import hookimpl, parse_options, translators
 
@@ -64,11 +64,14 @@ class Translation:
         return self.translator.translate(text, self.clone_language, self.language)
 
 
-def open_translation(language: str | None, backend, *, clone_language: str = "English", translator: str = "backend",
+def open_translation(language: str | None, backend, settings: TranslateSettings | None = None, *,
                      options: list[str] | dict | None = None) -> Translation | None:
-    """The Translation for `--translate LANG` (None without one); `backend` is what the built-in translator asks."""
+    """The Translation for `--translate LANG` (None without one) under the workspace's [translate] settings;
+    `backend` is what the built-in translator asks."""
     if not language:
         return None
+    settings = settings or TranslateSettings()
+    translator, clone_language = settings.translator, settings.clone_language
     available = translators()
     if translator not in available:
         raise ConfigError(f"unknown translator '{translator}'",

@@ -120,9 +120,7 @@ def open_bot(channel, model, allow, translate, backend, option, **talk_values):
                   no_repeat_ngram_size=None, seed=None, **talk_values)
     ws, talk, engine = open_talk(model, backend, option, **values)
     settings = getattr(ws.config, channel) if ws else None
-    languages = ws.config.translate if ws else None
-    translation = open_translation(translate, engine, clone_language=languages.clone_language if languages else "English",
-                                   translator=languages.translator if languages else "backend")
+    translation = open_translation(translate, engine, ws.config.translate if ws else None)
     people = BotConversations(engine, talk.options, channel=channel, model=model, store=ws.store if ws else None,
                               idle_seconds=60 * (settings.idle_reset_minutes if settings else 10.0),
                               context=talk.context, memory=talk.memory, translation=translation,

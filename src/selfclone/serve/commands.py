@@ -11,6 +11,7 @@ import json
 import typer
 
 from ..persona.session import ChatSession
+from ..persona.translation import open_translation
 from ..plugins import frontends
 from . import generation_options as flags
 from .terminal import open_talk
@@ -24,20 +25,28 @@ def ask(model: str = typer.Argument(..., help="model or clone name"),
         temperature: float = flags.TEMPERATURE, top_p: float = flags.TOP_P,
         presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
         stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
-        backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS):
+        backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS, translate: str = flags.TRANSLATE):
     """Ask one question; prints the reply (or n candidates)."""
-    _, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
+    ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                              temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                              frequency_penalty=frequency_penalty, stop=stop, n=n,
                              no_repeat_ngram_size=no_repeat_ngram_size, seed=seed)
-    messages = ChatSession(engine, talk.options, context=talk.context).messages_for(text)
+    translation = open_translation(translate, engine, ws.config.translate if ws else None)
+    messages = ChatSession(engine, talk.options, context=talk.context).messages_for(
+        translation.inbound(text) if translation else text)
     if as_json or n > 1:
         replies = engine.candidates(messages, talk.options)
+        if translation:
+            replies = [translation.outbound(reply) for reply in replies]
         if as_json:
             print(json.dumps({"model": model, "messages": messages, "candidates": replies}, ensure_ascii=False))
         else:
             for i, reply in enumerate(replies, 1):
                 print(f"{i}. {reply}")
+        return
+    if translation:
+        reply = "".join(engine.chat(messages, talk.options))
+        print(f"{translation.outbound(reply)}\n({translation.clone_language}: {reply.strip()})")
         return
     for piece in engine.chat(messages, talk.options):
         print(piece, end="", flush=True)

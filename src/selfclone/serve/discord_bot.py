@@ -112,7 +112,7 @@ def discord_(model: str = typer.Argument(..., help="model or clone name"),
              token: str = typer.Option(..., "--token", envvar="DISCORD_BOT_TOKEN", help="the bot token",
                                        show_default=False, show_envvar=True),
              allow: list[str] = typer.Option(None, "--allow", help="numeric Discord user id (repeatable)"),
-             translate: str = typer.Option(None, "--translate", help="the users' language, e.g. French"),
+             translate: str = flags.TRANSLATE,
              context: str = flags.CONTEXT, memory: int = flags.MEMORY, max_tokens: int = flags.MAX_TOKENS,
              temperature: float = flags.TEMPERATURE, backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS):
     """A Discord bot for the clone (DMs and mentions), private to an allowlist."""

@@ -37,3 +37,5 @@ NO_REPEAT = typer.Option(None, "--no-repeat-ngram-size")
 SEED = typer.Option(None, "--seed")
 BACKEND = typer.Option("transformers", "--backend", help="transformers, llamacpp, openai, or a plugin's")
 BACKEND_OPTIONS = typer.Option(None, "-o", "--option", help="backend option key=value (repeatable)")
+TRANSLATE = typer.Option(None, "--translate", help="talk in this language (e.g. French); the clone reads and writes "
+                                                  "its training language ([translate] clone_language)")

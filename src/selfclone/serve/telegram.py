@@ -157,7 +157,7 @@ def telegram(model: str = typer.Argument(..., help="model or clone name"),
                                        show_default=False, show_envvar=True),
              allow: list[str] = typer.Option(None, "--allow", help="numeric user id or @username (repeatable)"),
              api_url: str = typer.Option(DEFAULT_API_URL, "--api-url", help="Bot API base URL, the part before the token"),
-             translate: str = typer.Option(None, "--translate", help="the users' language, e.g. French"),
+             translate: str = flags.TRANSLATE,
              context: str = flags.CONTEXT, memory: int = flags.MEMORY, max_tokens: int = flags.MAX_TOKENS,
              temperature: float = flags.TEMPERATURE, backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS):
     """A Telegram bot for the clone, private to an allowlist."""

@@ -15,6 +15,7 @@ from ..config import ChatSettings, GenerationOptions
 from ..fileio import write_jsonl
 from ..persona.conversations import save_conversation
 from ..persona.session import ChatSession
+from ..persona.translation import open_translation
 from ..plugins import hookimpl
 from ..terminal import console, workspace
 from . import generation_options as flags
@@ -47,13 +48,14 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
          temperature: float = flags.TEMPERATURE, top_p: float = flags.TOP_P,
          presence_penalty: float = flags.PRESENCE, frequency_penalty: float = flags.FREQUENCY,
          stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
-         backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS):
+         backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS, translate: str = flags.TRANSLATE):
     """Talk to a model or clone in the terminal, streamed."""
     ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                               temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                               frequency_penalty=frequency_penalty, stop=stop, n=1,
                               no_repeat_ngram_size=no_repeat_ngram_size, seed=seed)
-    session = ChatSession(engine, talk.options, context=talk.context, memory=talk.memory)
+    translation = open_translation(translate, engine, ws.config.translate if ws else None)
+    session = ChatSession(engine, talk.options, context=talk.context, memory=talk.memory, translation=translation)
     console.print(f"[bold]{model}[/]  context: {talk.context or '-'}  memory: {talk.memory}\n[dim]{CHAT_HELP}[/]")
     while True:
         try:
@@ -86,6 +88,9 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
         for piece in session.send(text):
             console.print(piece, end="", markup=False, highlight=False)
         console.print()
+        if session.last and session.last.translated:     # room for both: show what the clone read and wrote
+            console.print(f"[dim]  clone read: {session.last.user_for_clone}\n  clone wrote: "
+                          f"{session.last.reply_from_clone.strip()}[/]", markup=True, highlight=False)
     if ws and session.history:
         with ws.store() as store:
             save_conversation(store, model, "chat", session.transcript())
