@@ -31,6 +31,7 @@ BUILTIN_PLUGINS = [
     "selfclone.persona.translation",
     "selfclone.serve.telegram",
     "selfclone.serve.discord_bot",
+    "selfclone.serve.web.server",
 ]
 
 

@@ -35,3 +35,15 @@ def save_thread(store, channel: str, chat_key: str, model: str, history: list[di
 def clear_thread(store, channel: str, chat_key: str) -> None:
     with store.db:
         store.db.execute("delete from chat_threads where channel = ? and chat_key = ?", (channel, chat_key))
+
+
+def list_threads(store, channel: str, limit: int = 50) -> list[dict]:
+    """A channel's kept conversations, newest first: key, model, last update, first user message."""
+    rows = store.db.execute("select chat_key, model, history_json, updated_at from chat_threads where channel = ? "
+                            "order by updated_at desc limit ?", (channel, limit)).fetchall()
+    out = []
+    for key, model, history_json, updated_at in rows:
+        history = json.loads(history_json)
+        first = next((t["content"] for t in history if t["role"] == "user"), "")
+        out.append({"id": key, "model": model, "updated_at": updated_at, "title": first[:60], "turns": len(history)})
+    return out

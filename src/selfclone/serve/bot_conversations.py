@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..config import GenerationOptions
@@ -92,17 +92,26 @@ class BotConversations:
         return ChatSession(self.backend, self.options, context=self.context, memory=self.memory,
                            history=list(history), max_prompt_chars=self.max_prompt_chars, translation=self.translation)
 
-    def reply(self, key: str, text: str) -> str:
-        """The clone's reply to `text` from `key` (blocking: bots run it in a worker thread)."""
+    def stream(self, key: str, text: str, *, options: GenerationOptions | None = None,
+               context: str | None = None, memory: int | None = None) -> Iterator[str]:
+        """Stream the clone's reply to `text` from `key`, then store the context; `options`, `context` and
+        `memory` (the web page's fields) change this conversation's settings from here on."""
         with self.lock:
             session = self.session(key)
-            reply = shown_reply(session, session.reply(text))
+            session.options = options or session.options
+            session.context = context if context is not None else session.context
+            session.memory = memory if memory is not None else session.memory
+            yield from session.send(text)
             now = self.clock()
             self.sessions[key] = (session, now)
             if self.store:
                 with self.store() as store:
                     save_thread(store, self.channel, key, self.model, session.history, now)
-        return reply
+
+    def reply(self, key: str, text: str) -> str:
+        """The clone's whole reply to `text` from `key` (blocking: bots run it in a worker thread)."""
+        reply = "".join(self.stream(key, text))
+        return shown_reply(self.sessions[key][0], reply)
 
     def reset(self, key: str) -> None:
         with self.lock:

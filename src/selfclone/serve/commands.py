@@ -60,3 +60,6 @@ def register_commands(app):
     app.add_typer(serve, name="serve")
     app.command("chat")(frontends()["terminal"].command)
     app.command()(ask)
+    from .web.server import desktop_app
+
+    app.command("app")(desktop_app)
