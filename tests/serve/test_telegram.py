@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from telegram_standin import BotApiStandIn
+from selfclone.bench.telegram_api import BotApiStandIn
 
 from selfclone.backends.registry import open_backend
 from selfclone.config import GenerationOptions

@@ -2,12 +2,13 @@
 
     selfclone bench train --steps 10
     selfclone bench chat
+    selfclone bench frontends
 """
 from __future__ import annotations
 
 import typer
 
-from . import chat, eval, imports, preference, prepare, quality, train
+from . import chat, eval, frontends, imports, preference, prepare, quality, train
 
 BENCHMARKS = {
     "import": imports.bench_import_cmd,
@@ -17,6 +18,7 @@ BENCHMARKS = {
     "chat": chat.bench_chat,
     "eval": eval.bench_eval,
     "quality": quality.bench_quality,
+    "frontends": frontends.bench_frontends,
 }
 
 

@@ -1,6 +1,11 @@
 """A stand-in Telegram Bot API server on 127.0.0.1: the real HTTP interface (`/bot<token>/<method>`, form-encoded
 parameters with JSON-encoded values, `{"ok": ..., "result": ...}` replies) for getMe, deleteWebhook, getUpdates
-(long polling), sendMessage and sendChatAction, enough to drive the real python-telegram-bot client end to end."""
+(long polling), sendMessage and sendChatAction: enough to drive the real python-telegram-bot client end to end.
+The Telegram tests and `selfclone bench frontends` use it.
+
+    api = BotApiStandIn("1:x")
+    app = ApplicationBuilder().token("1:x").base_url(api.url).build()
+"""
 from __future__ import annotations
 
 import json
