@@ -9,6 +9,7 @@ import pytest
 from selfclone.bench.telegram_api import BotApiStandIn
 
 from selfclone.backends.registry import open_backend
+from selfclone.cli import main
 from selfclone.config import GenerationOptions
 from selfclone.errors import SelfcloneError
 from selfclone.serve.bot_conversations import NOBODY_ALLOWED, NOT_TEXT, REFUSAL, Allowlist, BotConversations
@@ -177,3 +178,24 @@ def test_embedded_model_answers_through_the_bot(api, ws):
     sent = run_bot(api, people, ["42"], lambda: (api.user_says("how are the bees?"), api.wait_sent(1, 120))[1])
     assert sent[0]["text"].strip()
     assert people.session("42:42").history[0] == {"role": "user", "content": "how are the bees?"}
+
+
+def test_network_failures_are_retried_and_the_bot_keeps_running(api, ws):
+    def scenario():
+        api.failures = 2
+        api.user_says("still there?")
+        return api.wait_sent(1, timeout=60)
+
+    [sent] = run_bot(api, people_for(ws), ["42"], scenario)
+    assert sent["text"].strip() == "echo: still there?" and api.failures == 0
+
+
+def test_the_command_turns_a_bad_token_into_one_clear_message(api, tmp_path, monkeypatch, capsys, caplog):
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    code = main(["serve", "telegram", "echo", "--backend", "echo", "--token", "999:bad-secret", "--api-url", api.url])
+    out = capsys.readouterr()
+    err = " ".join(out.err.split())
+    assert code == 2 and "Telegram rejected the bot token" in err and "TELEGRAM_BOT_TOKEN" in err
+    assert "refuses everyone" in caplog.text
+    assert "999:bad-secret" not in out.out + out.err + caplog.text

@@ -28,6 +28,7 @@ class BotApiStandIn:
         self.cond = threading.Condition()
         self.next_update = 1
         self.next_message = 1000
+        self.failures = 0                    # answer this many next getUpdates with 502, as a flaky network does
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,6 +69,9 @@ class BotApiStandIn:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if method == "getMe":
             return 200, {"ok": True, "result": BOT}
+        if method == "getUpdates" and self.failures > 0:
+            self.failures -= 1
+            return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
         if method == "getUpdates":
             offset, timeout = int(params.get("offset") or 0), float(params.get("timeout") or 0)
             deadline = time.monotonic() + timeout

@@ -37,6 +37,10 @@ class RedactToken(logging.Filter):
         message = record.getMessage()
         if self.token and self.token in message:
             record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and not record.exc_text:      # python-telegram-bot's InvalidToken text quotes the token
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
         return True
 
 
