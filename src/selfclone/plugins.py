@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = [
     "selfclone.serve.telegram",
     "selfclone.serve.discord_bot",
     "selfclone.serve.web.server",
+    "selfclone.evaluate.turing_web",
 ]
 
 
@@ -48,6 +49,12 @@ class Specs:
     def register_frontends(self, register):
         """Register frontends (terminal, servers, bots): a class with `name` and `command`, a Typer command
         function that `selfclone serve NAME` runs. Frontends take a Backend and the workspace's persona and memory."""
+
+    @hookspec
+    def register_web_pages(self, register):
+        """Register pages of the web app: a class with `name`, `title` and `router(site) -> fastapi.APIRouter`
+        (`site` holds the backend, the generation options, the store opener and the model). Areas above serve
+        (evaluate, refine) add their pages this way, so the web app never imports them."""
 
     @hookspec
     def register_translators(self, register):
@@ -99,6 +106,10 @@ def backends() -> dict[str, type]:
 
 def frontends() -> dict[str, type]:
     return _collect("register_frontends")
+
+
+def web_pages() -> dict[str, type]:
+    return _collect("register_web_pages")
 
 
 def translators() -> dict[str, type]:

@@ -34,6 +34,9 @@ class SlowEcho:
             time.sleep(0.05)
             yield piece
 
+    def candidates(self, messages, options):
+        return self.inner.candidates(messages, options)
+
 
 def serve(app):
     import uvicorn
@@ -141,3 +144,35 @@ def test_non_loopback_without_a_key_is_refused():
     check_bind("0.0.0.0", "key")
     check_bind("127.0.0.1", None)
     check_bind("::1", None)
+
+
+@needs_chromium
+def test_turing_round_in_the_browser_is_stored_like_the_cli(site, browser, ws, tmp_path):
+    import json
+
+    from selfclone.evaluate.turing import summary
+
+    heldout = tmp_path / "heldout.jsonl"
+    heldout.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"question {i}?"},
+                                                        {"role": "assistant", "content": f"my real answer {i}"}]}) + "\n"
+                               for i in range(3)))
+    url, _ = site()
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("link", name="Turing game").click()
+    page.get_by_label("Held-out file").fill(str(heldout))
+    page.get_by_label("Items").fill("2")
+    page.get_by_role("button", name="Start").click()
+    page.locator("#round:not([hidden])").wait_for()
+    pair = sorted([page.locator("#a").text_content().strip(), page.locator("#b").text_content().strip()])
+    assert pair[1].startswith("my real answer") and pair[0].startswith("echo: question")
+    page.locator("#a").click()
+    page.wait_for_function("document.getElementById('score').textContent.includes('1/1') || "
+                           "document.getElementById('score').textContent.includes('0/1')")
+    page.locator("#b").click()
+    page.wait_for_function("document.getElementById('score').textContent.startsWith('Done.')")
+    page.screenshot(path="/tmp/fe_turing.png")
+    assert "%" in page.locator("#score").text_content()          # the rate and its Wilson interval
+    with ws.store() as store:
+        session = summary(store)[0]
+    assert session["session"] == "stranger-1" and session["model"] == "echo" and session["accuracy"].n == 2

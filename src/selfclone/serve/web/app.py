@@ -15,11 +15,16 @@ import secrets
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from ...config import GenerationOptions
 from ...errors import ConfigError, SelfcloneError
+from ...plugins import web_pages
 from ...persona.conversations import list_threads, load_thread
 from ..bot_conversations import BotConversations
 
@@ -43,6 +48,16 @@ def check_bind(host: str, api_key: str | None) -> None:
     if not is_loopback(host) and not api_key:
         raise ConfigError(f"refusing to serve on {host} without an API key: anyone on the network could talk to "
                           f"the clone", "pass --api-key KEY (the browser signs in once), or bind --host 127.0.0.1")
+
+@dataclass(frozen=True)
+class Site:
+    """What a web page (a `register_web_pages` plugin) gets: the served backend, options, store and model."""
+
+    backend: object
+    options: GenerationOptions
+    store: Callable | None
+    model: str
+
 
 def create_web_app(people: BotConversations, *, model: str, api_key: str | None = None) -> FastAPI:
     app = FastAPI(title="selfclone", docs_url=None, redoc_url=None)
@@ -131,6 +146,16 @@ def create_web_app(people: BotConversations, *, model: str, api_key: str | None 
         people.reset(key)
         return {"id": key, "messages": []}
 
+    pages = web_pages()
+
+    @app.get("/web/pages")
+    async def page_list():
+        return {"pages": [{"name": "chat", "title": "Chat", "url": "/"}] +
+                         [{"name": n, "title": p.title, "url": f"/{n}"} for n, p in sorted(pages.items())]}
+
+    site = Site(people.backend, people.options, people.store, model)
+    for page in pages.values():
+        app.include_router(page().router(site))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

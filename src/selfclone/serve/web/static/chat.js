@@ -85,6 +85,12 @@ $("new").onclick = () => newConversation().then(listConversations);
 
 (async () => {
   box.focus();
+  for (const p of (await json("/web/pages")).pages) {
+    const a = document.createElement("a");
+    a.href = p.url;
+    a.textContent = p.title;
+    $("pages").appendChild(a);
+  }
   const info = await json("/web/info");
   for (const m of info.models) $("model").add(new Option(m, m));
   $("context").value = info.context || "";
