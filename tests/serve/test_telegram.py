@@ -117,10 +117,12 @@ def test_reset_idle_reset_and_restart_persistence(api, ws):
     def reset_scenario():
         api.user_says("again")
         api.user_says("/reset")
-        return api.wait_sent(2)
+        api.user_says("/help")
+        return api.wait_sent(3)
 
     sent = run_bot(api, people, ["42"], reset_scenario)
     assert sent[1]["text"].startswith("Forgotten")
+    assert "/reset forgets our conversation (so does 10 minutes of silence)" in sent[2]["text"]
     assert people_for(ws, clock=clock).session("42:42").history == []
 
 
