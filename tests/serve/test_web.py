@@ -176,3 +176,27 @@ def test_turing_round_in_the_browser_is_stored_like_the_cli(site, browser, ws, t
     with ws.store() as store:
         session = summary(store)[0]
     assert session["session"] == "stranger-1" and session["model"] == "echo" and session["accuracy"].n == 2
+
+
+def test_serve_web_command_refuses_a_public_address_without_a_key(ws, monkeypatch, capsys):
+    from selfclone.cli import main
+
+    monkeypatch.chdir(ws.root)
+    code = main(["serve", "web", "echo", "--backend", "echo", "--host", "0.0.0.0"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "refusing to serve on 0.0.0.0 without an API key" in err and "--api-key" in err
+
+
+def test_open_bot_for_the_web_inside_a_workspace_stores_conversations(ws, monkeypatch):
+    from selfclone.serve.bot_conversations import open_bot
+
+    monkeypatch.chdir(ws.root)
+    people, allow = open_bot("web", "echo", [], None, "echo", None, context=None, memory=None, max_tokens=None,
+                             temperature=None)
+    assert people.reply("k", "hi").strip() == "echo: hi" and not allow.entries
+    assert [t["content"].strip() for t in people_again(ws).session("k").history] == ["hi", "echo: hi"]
+
+
+def people_again(ws):
+    return BotConversations(open_backend("echo", "echo"), GenerationOptions(), channel="web", model="echo",
+                            store=ws.store, idle_seconds=0)

@@ -128,7 +128,7 @@ def open_bot(channel, model, allow, translate, backend, option, **talk_values):
     values = dict(top_p=None, presence_penalty=None, frequency_penalty=None, stop=None, n=1,
                   no_repeat_ngram_size=None, seed=None, **talk_values)
     ws, talk, engine = open_talk(model, backend, option, **values)
-    settings = getattr(ws.config, channel) if ws else None
+    settings = getattr(ws.config, channel, None) if ws else None      # [telegram], [discord]; the web has none
     translation = open_translation(translate, engine, ws.config.translate if ws else None)
     people = BotConversations(engine, talk.options, channel=channel, model=model, store=ws.store if ws else None,
                               idle_seconds=60 * (settings.idle_reset_minutes if settings else 10.0),
