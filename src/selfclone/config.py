@@ -107,6 +107,20 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """[serve]: how many models `selfclone serve api` keeps loaded (least recently used ones are unloaded)."""
+
+    max_models: int = field(default=2, metadata={"help": "models kept loaded at once"})
+    max_memory_gb: float = field(default=8.0, metadata={"help": "unload models while their weights exceed this"})
+
+    def __post_init__(self):
+        if not isinstance(self.max_models, int) or self.max_models < 1:
+            raise ConfigError(f"serve.max_models must be a whole number >= 1, got {self.max_models!r}")
+        if not isinstance(self.max_memory_gb, (int, float)) or self.max_memory_gb <= 0:
+            raise ConfigError(f"serve.max_memory_gb must be a number > 0, got {self.max_memory_gb!r}")
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     name: str = "my-clone"
     person: str = "me"
@@ -116,6 +130,7 @@ class WorkspaceConfig:
     generation: GenerationOptions = GenerationOptions()
     chat: ChatSettings = ChatSettings()
     collect: CollectSettings = CollectSettings()
+    serve: ServeSettings = ServeSettings()
 
     def to_toml(self) -> str:
         def plain(value):
@@ -126,7 +141,8 @@ class WorkspaceConfig:
         return tomli_w.dumps(plain(dataclasses.asdict(self)))
 
 
-_SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings}
+_SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
+             "serve": ServeSettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):

@@ -28,6 +28,7 @@ BUILTIN_PLUGINS = [
     "selfclone.backends.llamacpp_backend",
     "selfclone.collect.importers",
     "selfclone.serve.terminal",
+    "selfclone.serve.api.server",
 ]
 
 
