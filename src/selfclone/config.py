@@ -148,6 +148,20 @@ class TranslateSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """[serve]: how many models `selfclone serve api` keeps loaded (least recently used ones are unloaded)."""
+
+    max_models: int = field(default=2, metadata={"help": "models kept loaded at once"})
+    max_memory_gb: float = field(default=8.0, metadata={"help": "unload models while their weights exceed this"})
+
+    def __post_init__(self):
+        if not isinstance(self.max_models, int) or self.max_models < 1:
+            raise ConfigError(f"serve.max_models must be a whole number >= 1, got {self.max_models!r}")
+        if not isinstance(self.max_memory_gb, (int, float)) or self.max_memory_gb <= 0:
+            raise ConfigError(f"serve.max_memory_gb must be a number > 0, got {self.max_memory_gb!r}")
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     name: str = "my-clone"
     person: str = "me"
@@ -160,6 +174,7 @@ class WorkspaceConfig:
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     translate: TranslateSettings = TranslateSettings()
+    serve: ServeSettings = ServeSettings()
 
     def to_toml(self) -> str:
         def plain(value):
@@ -171,7 +186,8 @@ class WorkspaceConfig:
 
 
 _SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
-             "telegram": TelegramSettings, "discord": DiscordSettings, "translate": TranslateSettings}
+             "telegram": TelegramSettings, "discord": DiscordSettings, "translate": TranslateSettings,
+             "serve": ServeSettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):

@@ -33,6 +33,7 @@ BUILTIN_PLUGINS = [
     "selfclone.serve.discord_bot",
     "selfclone.serve.web.server",
     "selfclone.evaluate.turing_web",
+    "selfclone.serve.api.server",
 ]
 
 

@@ -15,7 +15,8 @@ from selfclone.backends.registry import open_backend
 from selfclone.config import GenerationOptions
 from selfclone.errors import ConfigError
 from selfclone.serve.bot_conversations import BotConversations
-from selfclone.serve.web.app import check_bind, create_web_app
+from selfclone.serve.api.server import check_bind
+from selfclone.serve.web.app import create_web_app
 
 CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="apt-get install chromium (CI does)")
@@ -140,10 +141,30 @@ def test_key_sign_in_once_with_a_cookie(site, browser):
 
 def test_non_loopback_without_a_key_is_refused():
     with pytest.raises(ConfigError, match="refusing to serve on 0.0.0.0 without an API key"):
-        check_bind("0.0.0.0", None)
-    check_bind("0.0.0.0", "key")
-    check_bind("127.0.0.1", None)
-    check_bind("::1", None)
+        check_bind("0.0.0.0", 0, None)
+    check_bind("0.0.0.0", 0, "key")
+    check_bind("127.0.0.1", 0, None)
+
+
+def test_the_api_is_served_under_v1_in_the_same_process(ws):
+    from openai import OpenAI
+
+    from selfclone.serve.api.app import create_app
+    from selfclone.serve.api.model_pool import ModelPool
+
+    people = BotConversations(open_backend("echo", "echo"), GenerationOptions(), channel="web", model="echo",
+                              store=ws.store, idle_seconds=0)
+    api = create_app(ModelPool(backend="echo", served=("echo",)), api_key="k")
+    server, thread, url = serve(create_web_app(people, model="echo", api_key="k", api=api))
+    try:
+        client = OpenAI(base_url=url + "/v1", api_key="k")
+        reply = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}])
+        assert "hi" in reply.choices[0].message.content
+        assert httpx.get(url + "/").status_code in (200, 303)          # the pages are still there
+        assert httpx.get(url + "/web/info", headers={"authorization": "Bearer k"}).json()["model"] == "echo"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @needs_chromium

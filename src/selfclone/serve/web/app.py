@@ -1,8 +1,8 @@
 """The web app's FastAPI factory: `create_web_app(people, model=...)` serves the chat page (vendored assets, no CDN)
 and its JSON/streaming routes under /web. Conversations go through BotConversations (one ChatSession each, kept in
 the store's chat_threads table, channel "web"), so a reload keeps them. With an API key, every route but /login
-needs the sign-in cookie (or `Authorization: Bearer KEY`). The API of `serve api` can be included with
-`app.include_router(router, prefix="/v1")` once it exists.
+needs the sign-in cookie (or `Authorization: Bearer KEY`). The OpenAI-compatible API of `serve api`
+(`api=create_app(pool)`) is served under /v1 in the same process.
 
     app = create_web_app(people, model="smollm2-135m", api_key=None)
     uvicorn.run(app, host="127.0.0.1", port=8000)
@@ -10,7 +10,6 @@ needs the sign-in cookie (or `Authorization: Bearer KEY`). The API of `serve api
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -35,20 +34,6 @@ LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><titl
 <form method="post" action="/login"><label for="key">Key</label> <input id="key" name="key" type="password" autofocus>
 <button>Sign in</button></form>{error}</main></body></html>"""
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-def check_bind(host: str, api_key: str | None) -> None:
-    """Refuse to expose a clone beyond this machine without a key."""
-    if not is_loopback(host) and not api_key:
-        raise ConfigError(f"refusing to serve on {host} without an API key: anyone on the network could talk to "
-                          f"the clone", "pass --api-key KEY (the browser signs in once), or bind --host 127.0.0.1")
-
 @dataclass(frozen=True)
 class Site:
     """What a web page (a `register_web_pages` plugin) gets: the served backend, options, store and model."""
@@ -59,7 +44,9 @@ class Site:
     model: str
 
 
-def create_web_app(people: BotConversations, *, model: str, api_key: str | None = None) -> FastAPI:
+def create_web_app(people: BotConversations, *, model: str, api_key: str | None = None,
+                   api: FastAPI | None = None) -> FastAPI:
+    """The pages and their routes; `api` (serve/api's create_app) is served in the same process under /v1."""
     app = FastAPI(title="selfclone", docs_url=None, redoc_url=None)
     app.state.people = people
 
@@ -157,6 +144,8 @@ def create_web_app(people: BotConversations, *, model: str, api_key: str | None 
     for page in pages.values():
         app.include_router(page().router(site))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if api is not None:
+        app.mount("/", api)          # last: whatever the pages do not answer (/v1/...) goes to the API
     return app
 
 

@@ -1,5 +1,6 @@
 """`selfclone serve web [MODEL] [--host] [--port] [--api-key] [--open]` and `selfclone app` (the same, opening
-the browser): the chat page on 127.0.0.1 by default; any other address needs --api-key.
+the browser): the pages and the OpenAI-compatible API under /v1 in one process, on 127.0.0.1 by default; any other
+address needs --api-key.
 
     selfclone app ft:smollm2-135m:maggie:RUN
     selfclone serve web smollm2-135m --host 0.0.0.0 --api-key s3cret
@@ -27,17 +28,25 @@ def web(model: str = typer.Argument(None, help="model or clone name (default: th
     """The web app: chat with the clone in the browser."""
     import uvicorn
 
-    from ...config import DEFAULT_MODEL
+    from ...config import DEFAULT_MODEL, ServeSettings
     from ...terminal import workspace
-    from .app import check_bind, create_web_app
+    from ..api.app import create_app
+    from ..api.model_pool import ModelPool
+    from ..api.server import check_bind
+    from .app import create_web_app
 
-    check_bind(host, api_key)
+    check_bind(host, port, api_key)
     ws = workspace(required=False)
     model = model or (ws.config.model if ws else DEFAULT_MODEL)
     people, _ = open_bot("web", model, [], translate, backend, option, context=context, memory=memory,
                          max_tokens=max_tokens, temperature=temperature)
     people.idle_seconds = 0           # a web conversation lasts until it is reset
-    app = create_web_app(people, model=model, api_key=api_key)
+    # the API's pool loads its own copy of a model on the first /v1 request only
+    pool = ModelPool(ws.config.serve if ws else ServeSettings(), backend=backend, backend_options=option,
+                     workspace_runs=ws.runs_dir if ws else None, served=(model,), system=ws.config.system if ws else None)
+    api = create_app(pool, generation=ws.config.generation if ws else None, api_key=api_key,
+                     store_path=ws.store_path if ws else None)
+    app = create_web_app(people, model=model, api_key=api_key, api=api)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, (f"http://{host}:{port}/",)).start()
     uvicorn.run(app, host=host, port=port, log_level="info")
