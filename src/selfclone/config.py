@@ -106,6 +106,61 @@ class CollectSettings:
                 raise ConfigError(f"collect.{name} must be >= 0, got {getattr(self, name)}")
 
 
+def _check_bot(section: str, allow, idle_reset_minutes, context_chars) -> None:
+    if any(not isinstance(a, str) or not a.strip() for a in allow):
+        raise ConfigError(f"{section}.allow must list user ids or @usernames as strings, got {list(allow)!r}")
+    if not isinstance(idle_reset_minutes, (int, float)) or idle_reset_minutes < 0:
+        raise ConfigError(f"{section}.idle_reset_minutes must be a number >= 0 (0: never), got {idle_reset_minutes!r}")
+    if not isinstance(context_chars, int) or context_chars < 200:
+        raise ConfigError(f"{section}.context_chars must be a whole number >= 200, got {context_chars!r}")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """`selfclone serve telegram`: who may talk to the clone, and when a user's context starts afresh."""
+
+    allow: tuple[str, ...] = field(default=(), metadata={"help": "numeric user ids or @usernames; empty: nobody"})
+    idle_reset_minutes: float = field(default=10.0, metadata={"help": "silence after which a user's context resets"})
+    context_chars: int = field(default=12000, metadata={"help": "prompt budget; the oldest turns are dropped first"})
+
+    def __post_init__(self):
+        _check_bot("telegram", self.allow, self.idle_reset_minutes, self.context_chars)
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """`selfclone serve discord`: as [telegram], with Discord user ids."""
+
+    allow: tuple[str, ...] = field(default=(), metadata={"help": "numeric Discord user ids; empty: nobody"})
+    idle_reset_minutes: float = 10.0
+    context_chars: int = 12000
+
+    def __post_init__(self):
+        _check_bot("discord", self.allow, self.idle_reset_minutes, self.context_chars)
+
+
+@dataclass(frozen=True)
+class TranslateSettings:
+    """`--translate LANG`: the language the clone was trained in, and the translator plugin that bridges to it."""
+
+    clone_language: str = field(default="English", metadata={"help": "the language of the clone's training data"})
+    translator: str = field(default="backend", metadata={"help": "a registered translator (register_translators)"})
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """[serve]: how many models `selfclone serve api` keeps loaded (least recently used ones are unloaded)."""
+
+    max_models: int = field(default=2, metadata={"help": "models kept loaded at once"})
+    max_memory_gb: float = field(default=8.0, metadata={"help": "unload models while their weights exceed this"})
+
+    def __post_init__(self):
+        if not isinstance(self.max_models, int) or self.max_models < 1:
+            raise ConfigError(f"serve.max_models must be a whole number >= 1, got {self.max_models!r}")
+        if not isinstance(self.max_memory_gb, (int, float)) or self.max_memory_gb <= 0:
+            raise ConfigError(f"serve.max_memory_gb must be a number > 0, got {self.max_memory_gb!r}")
+
+
 @dataclass(frozen=True)
 class NotesSettings:
     """[notes]: retrieval over the person's notes and own messages at talk time (persona/retrieval.py)."""
@@ -139,6 +194,10 @@ class WorkspaceConfig:
     collect: CollectSettings = CollectSettings()
     notes: NotesSettings = NotesSettings()
     memory: MemorySettings = MemorySettings()
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
+    translate: TranslateSettings = TranslateSettings()
+    serve: ServeSettings = ServeSettings()
 
     def to_toml(self) -> str:
         def plain(value):
@@ -150,7 +209,9 @@ class WorkspaceConfig:
 
 
 _SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
-             "notes": NotesSettings, "memory": MemorySettings}
+             "notes": NotesSettings, "memory": MemorySettings,
+             "telegram": TelegramSettings, "discord": DiscordSettings, "translate": TranslateSettings,
+             "serve": ServeSettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):

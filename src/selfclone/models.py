@@ -80,6 +80,39 @@ def register_clone(name: str, run_dir: Path) -> None:
         json.dump(index, fh, indent=2)
 
 
+def list_clones(runs_dir: Path | None) -> list[dict]:
+    """Every run directory in the workspace and in the global clone index, newest first."""
+    dirs = {}
+    if runs_dir and runs_dir.exists():
+        for run_json in runs_dir.glob("*/run.json"):
+            dirs[run_json.parent.resolve()] = None
+    for _, path in _clone_index().items():
+        if (Path(path) / "run.json").exists():
+            dirs[Path(path).resolve()] = None
+    rows = []
+    for run_dir in dirs:
+        try:
+            rows.append(json.loads((run_dir / "run.json").read_text()) | {"run_dir": str(run_dir)})
+        except json.JSONDecodeError:
+            continue
+    return sorted(rows, key=lambda r: r.get("created", ""), reverse=True)
+
+
+def delete_clone(name: str, workspace_runs: Path | None = None) -> Path:
+    """Delete a clone: its run directory and its entry in the clone index. Returns the deleted folder."""
+    import shutil
+
+    ref = resolve(name, workspace_runs)
+    if ref.kind != "clone" or ref.run_dir is None:
+        raise SelfcloneError(f"'{name}' is a base model, not a clone: only clones can be deleted",
+                             "run `selfclone models` to list the clones")
+    shutil.rmtree(ref.run_dir)
+    index = {k: v for k, v in _clone_index().items() if k != name and Path(v) != Path(ref.run_dir).resolve()}
+    with atomic_open(clone_index_path()) as fh:
+        json.dump(index, fh, indent=2)
+    return ref.run_dir
+
+
 def _clone_from_run_dir(run_dir: Path, name: str | None = None) -> ModelRef:
     info = json.loads((run_dir / "run.json").read_text())
     if info.get("status") != "finished" and not (run_dir / "adapter").exists() and not (run_dir / "model").exists():

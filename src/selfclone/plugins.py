@@ -1,4 +1,4 @@
-"""The plugin manager. Importers, backends and frontends are plugins; the built-ins register through the
+"""The plugin manager. Importers, backends, frontends and translators are plugins; the built-ins register through the
 same hooks as third-party packages (entry point group "selfclone"), as in simonw/llm.
 
 A plugin module defines hook implementations that receive `register`:
@@ -28,6 +28,12 @@ BUILTIN_PLUGINS = [
     "selfclone.backends.llamacpp_backend",
     "selfclone.collect.importers",
     "selfclone.serve.terminal",
+    "selfclone.persona.translation",
+    "selfclone.serve.telegram",
+    "selfclone.serve.discord_bot",
+    "selfclone.serve.web.server",
+    "selfclone.evaluate.turing_web",
+    "selfclone.serve.api.server",
 ]
 
 
@@ -44,6 +50,17 @@ class Specs:
     def register_frontends(self, register):
         """Register frontends (terminal, servers, bots): a class with `name` and `command`, a Typer command
         function that `selfclone serve NAME` runs. Frontends take a Backend and the workspace's persona and memory."""
+
+    @hookspec
+    def register_web_pages(self, register):
+        """Register pages of the web app: a class with `name`, `title` and `router(site) -> fastapi.APIRouter`
+        (`site` holds the backend, the generation options, the store opener and the model). Areas above serve
+        (evaluate, refine) add their pages this way, so the web app never imports them."""
+
+    @hookspec
+    def register_translators(self, register):
+        """Register translators for `--translate LANG`: a class with `name`, a pydantic `Options`,
+        `__init__(backend, options)` and `translate(text, source, target) -> str`."""
 
 
 pm = pluggy.PluginManager("selfclone")
@@ -90,6 +107,14 @@ def backends() -> dict[str, type]:
 
 def frontends() -> dict[str, type]:
     return _collect("register_frontends")
+
+
+def web_pages() -> dict[str, type]:
+    return _collect("register_web_pages")
+
+
+def translators() -> dict[str, type]:
+    return _collect("register_translators")
 
 
 def parse_options(options_cls, pairs: list[str] | dict | None, where: str):

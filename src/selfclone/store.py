@@ -153,6 +153,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             unique(conversation_id, turn)
         );
     """),
+    ("501_chat_threads", """
+        create table chat_threads (        -- a bot's live context per user, so a restart keeps it until a reset
+            channel text not null,         -- telegram, discord, web
+            chat_key text not null,        -- e.g. chat id:user id
+            model text not null,
+            history_json text not null,
+            updated_at real not null,      -- unix time of the last message (the idle reset counts from it)
+            primary key (channel, chat_key)
+        );
+    """),
 ]
 
 

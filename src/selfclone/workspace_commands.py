@@ -24,24 +24,6 @@ def init(path: Path = typer.Argument(..., help="folder for the new workspace"),
     console.print(f"  next: put your data in {ws.data_dir}, then `selfclone train FILE.jsonl`")
 
 
-def list_clones(runs_dir: Path | None) -> list[dict]:
-    """Every run directory in the workspace and in the global clone index, newest first."""
-    dirs = {}
-    if runs_dir and runs_dir.exists():
-        for run_json in runs_dir.glob("*/run.json"):
-            dirs[run_json.parent.resolve()] = None
-    for _, path in models._clone_index().items():
-        if (Path(path) / "run.json").exists():
-            dirs[Path(path).resolve()] = None
-    rows = []
-    for run_dir in dirs:
-        try:
-            rows.append(json.loads((run_dir / "run.json").read_text()) | {"run_dir": str(run_dir)})
-        except json.JSONDecodeError:
-            continue
-    return sorted(rows, key=lambda r: r.get("created", ""), reverse=True)
-
-
 def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """List base models and trained clones with their data, date and metrics."""
     ws = workspace(required=False)
@@ -52,7 +34,7 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON"))
         except models.ModelNotFound:
             path = f"not installed ({spec['install']})"
         bases.append({"name": name, "title": spec["title"], "path": path})
-    clones = list_clones(ws.runs_dir if ws else None)
+    clones = models.list_clones(ws.runs_dir if ws else None)
     if as_json:
         console.print_json(json.dumps({"base_models": bases, "clones": clones}))
         return

@@ -2,12 +2,13 @@
 
     selfclone bench train --steps 10
     selfclone bench chat
+    selfclone bench frontends
 """
 from __future__ import annotations
 
 import typer
 
-from . import chat, eval, imports, preference, prepare, quality, recall, train
+from . import chat, eval, frontends, imports, preference, prepare, quality, recall, train
 
 BENCHMARKS = {
     "import": imports.bench_import_cmd,
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "eval": eval.bench_eval,
     "quality": quality.bench_quality,
     "recall": recall.bench_recall,
+    "frontends": frontends.bench_frontends,
 }
 
 

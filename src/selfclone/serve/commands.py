@@ -10,6 +10,7 @@ import json
 
 import typer
 
+from ..persona.translation import open_translation
 from ..plugins import frontends
 from . import generation_options as flags
 from .terminal import open_talk, talk_session
@@ -25,21 +26,28 @@ def ask(model: str = typer.Argument(..., help="model or clone name"),
         stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
         backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS,
         retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA,
-        talking_with: str = flags.WITH):
+        talking_with: str = flags.WITH, translate: str = flags.TRANSLATE):
     """Ask one question; prints the reply (or n candidates)."""
     ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                              temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                              frequency_penalty=frequency_penalty, stop=stop, n=n,
                              no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
                              no_retrieve=no_retrieve, persona=persona, talking_with=talking_with)
-    messages = talk_session(ws, talk, engine).messages_for(text)
+    translation = open_translation(translate, engine, ws.config.translate if ws else None)
+    messages = talk_session(ws, talk, engine).messages_for(translation.inbound(text) if translation else text)
     if as_json or n > 1:
         replies = engine.candidates(messages, talk.options)
+        if translation:
+            replies = [translation.outbound(reply) for reply in replies]
         if as_json:
             print(json.dumps({"model": model, "messages": messages, "candidates": replies}, ensure_ascii=False))
         else:
             for i, reply in enumerate(replies, 1):
                 print(f"{i}. {reply}")
+        return
+    if translation:
+        reply = "".join(engine.chat(messages, talk.options))
+        print(f"{translation.outbound(reply)}\n({translation.clone_language}: {reply.strip()})")
         return
     for piece in engine.chat(messages, talk.options):
         print(piece, end="", flush=True)
@@ -53,3 +61,6 @@ def register_commands(app):
     app.add_typer(serve, name="serve")
     app.command("chat")(frontends()["terminal"].command)
     app.command()(ask)
+    from .web.server import desktop_app
+
+    app.command("app")(desktop_app)

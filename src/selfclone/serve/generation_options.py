@@ -48,3 +48,5 @@ RETRIEVE = typer.Option(None, "--retrieve", min=0, max=20,
 NO_RETRIEVE = typer.Option(False, "--no-retrieve", help="leave the notes out of the prompt")
 PERSONA = typer.Option(None, "--persona", help="speak as a persona preset (see `selfclone persona list`)")
 WITH = typer.Option(None, "--with", help="who the clone talks to: a contact or a relationship (see `selfclone contacts`)")
+TRANSLATE = typer.Option(None, "--translate", help="talk in this language (e.g. French); the clone reads and writes "
+                                                  "its training language ([translate] clone_language)")

@@ -20,6 +20,7 @@ from ..persona.memory import fold, recall_memories, remember
 from ..persona.presets import get_preset, preset_context
 from ..persona.retrieval import workspace_retriever
 from ..persona.session import ChatSession
+from ..persona.translation import open_translation
 from ..plugins import hookimpl
 from ..terminal import console, workspace
 from . import generation_options as flags
@@ -91,7 +92,7 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
          stop: list[str] = flags.STOP, no_repeat_ngram_size: int = flags.NO_REPEAT, seed: int = flags.SEED,
          backend: str = flags.BACKEND, option: list[str] = flags.BACKEND_OPTIONS,
          retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA,
-         talking_with: str = flags.WITH):
+         talking_with: str = flags.WITH, translate: str = flags.TRANSLATE):
     """Talk to a model or clone in the terminal, streamed."""
     ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
                               temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
@@ -99,6 +100,7 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
                               no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
                               no_retrieve=no_retrieve, persona=persona, talking_with=talking_with)
     session = talk_session(ws, talk, engine)
+    session.translation = open_translation(translate, engine, ws.config.translate if ws else None)
     notes = f"{session.retriever.k} passages" if session.retriever else "off"
     console.print(f"[bold]{model}[/]  context: {talk.context or '-'}  memory: {talk.memory}  notes: {notes}\n"
                   f"[dim]{CHAT_HELP}[/]")
@@ -133,6 +135,9 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
         for piece in session.send(text):
             console.print(piece, end="", markup=False, highlight=False)
         console.print()
+        if session.last and session.last.translated:     # room for both: show what the clone read and wrote
+            console.print(f"[dim]  clone read: {session.last.user_for_clone}\n  clone wrote: "
+                          f"{session.last.reply_from_clone.strip()}[/]", markup=True, highlight=False)
     if ws and session.history:
         with ws.store() as store:
             save_conversation(store, model, "chat", session.transcript())
