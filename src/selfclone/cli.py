@@ -32,6 +32,7 @@ AREAS = [
     "selfclone.train.commands",
     "selfclone.refine.commands",
     "selfclone.evaluate.commands",
+    "selfclone.export.commands",
     "selfclone.serve.commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
