@@ -31,7 +31,7 @@ class Fidelity:
 
     @property
     def passed(self) -> bool:
-        return self.gguf_loss <= self.limit
+        return bool(self.gguf_loss <= self.limit)
 
     def describe(self) -> str:
         base = f", base {self.base_loss:.4f}" if self.base_loss is not None else ""
@@ -73,7 +73,7 @@ def gguf_loss(gguf: Path, encoded: Sequence[Encoded], threads: int | None = None
                 tokens += 1
     finally:
         llm.close()
-    return total / max(tokens, 1), tokens
+    return float(total) / max(tokens, 1), tokens
 
 
 def check(gguf: Path, model, tokenizer, examples: Sequence[Example], *, base_loss: float | None = None,

@@ -35,5 +35,6 @@ FREQUENCY = typer.Option(None, "--frequency-penalty", help="-2..2, as OpenAI def
 STOP = typer.Option(None, "--stop", help="stop string (repeatable)")
 NO_REPEAT = typer.Option(None, "--no-repeat-ngram-size")
 SEED = typer.Option(None, "--seed")
-BACKEND = typer.Option("transformers", "--backend", help="transformers, llamacpp, openai, or a plugin's")
+BACKEND = typer.Option("auto", "--backend",
+                       help="auto (llamacpp when installed, else transformers), transformers, llamacpp, openai, or a plugin's")
 BACKEND_OPTIONS = typer.Option(None, "-o", "--option", help="backend option key=value (repeatable)")
