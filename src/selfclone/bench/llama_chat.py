@@ -5,7 +5,6 @@ llamacpp Backend (decode tokens/s, first token cold and cached), and the peak RA
 """
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import time
@@ -47,13 +46,14 @@ def measure(messages: list[dict], new_tokens: int, repeats: int, threads: int | 
 
 
 def peak_rss_of_ask(model: str = "smollm2-135m") -> float:
-    """Peak resident MB of a whole `selfclone ask` process (auto backend), via getrusage of the child."""
-    code = ("import sys; from selfclone.cli import main; "
-            f"sys.exit(main(['ask', {model!r}, 'How do you take your tea?', '--max-tokens', '16']))")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024
+    """Peak resident MB of a whole `selfclone ask` process (auto backend): the child's own VmHWM.
+
+    Not getrusage(RUSAGE_CHILDREN): a forked child inherits this (large) process's high-water mark before exec."""
+    code = ("import re, sys; from selfclone.cli import main; "
+            f"rc = main(['ask', {model!r}, 'How do you take your tea?', '--max-tokens', '16']); "
+            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1], file=sys.stderr); sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
 def embedded_gguf() -> str:
