@@ -105,3 +105,18 @@ def test_tiny_clone_is_exported_on_first_use_and_cached(tmp_path, tiny_model_dir
     assert path.stat().st_mtime_ns == mtime and backend.path == str(path)
     text = "".join(backend.chat(data[0].prompt(), GenerationOptions(max_tokens=12, temperature=0)))
     assert text.strip()
+
+
+def test_a_model_whose_tokenizer_added_tokens_is_refused(tmp_path, tiny_model_dir):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "added"
+    shutil.copytree(tiny_model_dir, folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.add_tokens(["<|maggie|>"])
+    tokenizer.save_pretrained(folder)
+    with pytest.raises(gguf.ExportError, match="added tokens") as err:
+        gguf.merged(models.resolve(str(folder)))
+    assert "--full --merge" in err.value.hint
