@@ -32,6 +32,7 @@ AREAS = [
     "selfclone.train.commands",
     "selfclone.refine.commands",
     "selfclone.evaluate.commands",
+    "selfclone.export.commands",
     "selfclone.serve.commands",
     "selfclone.persona.notes_commands",
     "selfclone.persona.presets_commands",

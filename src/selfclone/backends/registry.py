@@ -1,4 +1,8 @@
-"""Open a Backend by name: `open_backend("smollm2-135m")`, `open_backend("gpt-4o", "openai", {...})`."""
+"""Open a Backend by name: `open_backend("smollm2-135m")`, `open_backend("gpt-4o", "openai", {...})`.
+
+`choose_backend("auto", ref)` is what every conversation starts with: llama.cpp when llama-cpp-python is installed
+and the model is something it loads (embedded, a .gguf, a clone), else transformers with a note on the fast path.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,11 +11,28 @@ from ..errors import SelfcloneError
 from ..plugins import backends, parse_options
 from .base import Backend
 
+AUTO = "auto"
+FAST_PATH_NOTE = ("talking through transformers; for about 5x faster replies install llama.cpp: "
+                  'make setup, or CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON" pip install llama-cpp-python==0.3.36')
 
-def open_backend(model: str, backend: str = "transformers", options: list[str] | dict | None = None, *,
+
+def choose_backend(name: str, ref=None) -> tuple[str, str | None]:
+    """(backend name, a note for the user or None). `auto` picks llamacpp whenever it can run the model."""
+    if name != AUTO:
+        return name, None
+    from .llamacpp_backend import available
+
+    if getattr(ref, "kind", None) not in ("embedded", "gguf", "clone"):
+        return "transformers", None
+    if available():
+        return "llamacpp", None
+    return "transformers", FAST_PATH_NOTE
+
+
+def open_backend(model, backend: str = "transformers", options: list[str] | dict | None = None, *,
                  workspace_runs: Path | None = None) -> Backend:
     available = backends()
     if backend not in available:
-        raise SelfcloneError(f"unknown backend '{backend}'", f"choose one of: {', '.join(sorted(available))}")
+        raise SelfcloneError(f"unknown backend '{backend}'", f"choose one of: auto, {', '.join(sorted(available))}")
     cls = available[backend]
     return cls(model, parse_options(cls.Options, options, f"backend '{backend}'"), workspace_runs=workspace_runs)

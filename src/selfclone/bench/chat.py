@@ -64,7 +64,10 @@ def _ours(backend: TransformersBackend, messages, new_tokens: int) -> tuple[floa
 
 
 def bench_chat(model: str = typer.Option("smollm2-135m"), repeats: int = typer.Option(3),
-               new_tokens: int = typer.Option(64)):
+               new_tokens: int = typer.Option(64),
+               export: str = typer.Option(None, "--export", help="also export this model or clone to Q8_0 and Q4_K_M "
+                                          "and report their decode speed and held-out loss against the merged model"),
+               check: str = typer.Option(None, "--check", help="held-out data for --export (default: the run's)")):
     """Time to first token and decode tokens/s of the chat backend against plain model.generate."""
     console.print(f"machine: {machine.describe()}")
     backend = TransformersBackend(model)
@@ -85,4 +88,30 @@ def bench_chat(model: str = typer.Option("smollm2-135m"), repeats: int = typer.O
     console.print(f"  plain generate : first token {result['plain_ttft_s']*1000:.0f} ms, decode {result['plain_decode_tps']:.1f} tokens/s")
     console.print(f"  selfclone chat : first token {result['ours_ttft_s']*1000:.0f} ms, decode {result['ours_decode_tps']:.1f} tokens/s")
     console.print(f"  ratio (ours/plain): decode {result['decode_ratio']:.2f}x, first token {result['ttft_ratio']:.2f}x faster")
+    from ..backends.llamacpp_backend import available
+
+    if available():
+        from . import llama_chat
+
+        result |= llama_chat.measure(messages, new_tokens, repeats)
+        result["llama_vs_own"] = result["llama_ours_decode_tps"] / result["llama_own_decode_tps"]
+        result["llama_vs_transformers"] = result["llama_ours_decode_tps"] / result["ours_decode_tps"]
+        result["ask_peak_rss_mb"] = llama_chat.peak_rss_of_ask()
+        console.print(f"  llama.cpp own  : first token {result['llama_own_ttft_s']*1000:.0f} ms cold, "
+                      f"{result['llama_own_cached_ttft_s']*1000:.0f} ms cached, decode {result['llama_own_decode_tps']:.1f} tokens/s")
+        console.print(f"  llamacpp chat  : first token {result['llama_ours_ttft_s']*1000:.0f} ms cold, "
+                      f"{result['llama_ours_cached_ttft_s']*1000:.0f} ms cached, decode {result['llama_ours_decode_tps']:.1f} tokens/s")
+        console.print(f"  ratio: llamacpp backend / llama.cpp own {result['llama_vs_own']:.2f}x, "
+                      f"/ transformers backend {result['llama_vs_transformers']:.2f}x")
+        console.print(f"  peak RAM of a whole `selfclone ask smollm2-135m` process: {result['ask_peak_rss_mb']:.0f} MB")
+        if export:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                result["exported"] = llama_chat.exported(export, messages, new_tokens, check, tmp)
+            for quantize, row in result["exported"].items():
+                console.print(f"  {export} {quantize}: decode {row['decode_tps']:.1f} tokens/s; held-out loss GGUF "
+                              f"{row['gguf_loss']:.4f} vs merged {row['merged_loss']:.4f} (limit {row['limit']:.4f})")
+    else:
+        console.print("  llama.cpp: not installed (make setup), so only the transformers figures")
     print(json.dumps(result))

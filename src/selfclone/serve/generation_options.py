@@ -41,7 +41,8 @@ FREQUENCY = typer.Option(None, "--frequency-penalty", help="-2..2, as OpenAI def
 STOP = typer.Option(None, "--stop", help="stop string (repeatable)")
 NO_REPEAT = typer.Option(None, "--no-repeat-ngram-size")
 SEED = typer.Option(None, "--seed")
-BACKEND = typer.Option("transformers", "--backend", help="transformers, llamacpp, openai, or a plugin's")
+BACKEND = typer.Option("auto", "--backend",
+                       help="auto (llamacpp when installed, else transformers), transformers, llamacpp, openai, or a plugin's")
 BACKEND_OPTIONS = typer.Option(None, "-o", "--option", help="backend option key=value (repeatable)")
 RETRIEVE = typer.Option(None, "--retrieve", min=0, max=20,
                         help="passages from your notes put in the prompt (default: [notes] retrieve, on when there are notes)")

@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 
 from .. import models
-from ..backends.registry import open_backend
-from ..errors import WorkspaceError
+from ..backends.registry import AUTO, choose_backend, open_backend
 from ..config import ChatSettings, GenerationOptions, NotesSettings
+from ..errors import WorkspaceError
 from ..fileio import write_jsonl
 from ..persona.conversations import save_conversation
 from ..persona.contacts import talking_to
@@ -26,7 +26,7 @@ from ..terminal import console, workspace
 from . import generation_options as flags
 
 CHAT_HELP = "commands: /reset  /context TEXT  /save FILE  /quit"
-LOCAL_BACKENDS = ("transformers", "llamacpp")
+LOCAL_BACKENDS = ("transformers", "llamacpp", AUTO)
 
 
 def open_talk(model, backend, backend_options, **flag_values):
@@ -45,6 +45,9 @@ def open_talk(model, backend, backend_options, **flag_values):
             talk.context = target.info.get("default_context")
     if talk.context is None and ws and ws.config.system:
         talk.context = ws.config.system
+    backend, note = choose_backend(backend, target)
+    if note:
+        console.print(f"[dim]{note}[/]")
     with console.status(f"loading {model} ..."):
         engine = open_backend(target, backend, backend_options, workspace_runs=runs)
     return ws, talk, engine
