@@ -33,12 +33,18 @@ def list_clones(runs_dir: Path | None) -> list[dict]:
     for _, path in models._clone_index().items():
         if (Path(path) / "run.json").exists():
             dirs[Path(path).resolve()] = None
+    from .train.rundir import RunDir
+
     rows = []
     for run_dir in dirs:
         try:
-            rows.append(json.loads((run_dir / "run.json").read_text()) | {"run_dir": str(run_dir)})
+            info = json.loads((run_dir / "run.json").read_text())
         except json.JSONDecodeError:
             continue
+        status = RunDir(run_dir).status()        # "running" with no process behind it: "interrupted"
+        if status == "interrupted":
+            status = f"interrupted (resume with `selfclone train --resume {run_dir}`)"
+        rows.append(info | {"run_dir": str(run_dir), "status": status})
     return sorted(rows, key=lambda r: r.get("created", ""), reverse=True)
 
 

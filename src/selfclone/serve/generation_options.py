@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import typer
 
-from ..config import GenerationOptions
+from ..config import ChatSettings, GenerationOptions
 
 
 @dataclass
@@ -21,7 +21,8 @@ def talk_flags(defaults: GenerationOptions, memory_default: int, *, context, mem
         max_tokens=max_tokens, temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
         frequency_penalty=frequency_penalty, stop=tuple(stop or ()), n=n, no_repeat_ngram_size=no_repeat_ngram_size,
         seed=seed)
-    return TalkFlags(context, memory_default if memory is None else memory, options)
+    memory = ChatSettings(memory=memory_default if memory is None else memory).memory    # checks it: >= 0
+    return TalkFlags(context, memory, options)
 
 
 # Typer option declarations, reused by both commands.

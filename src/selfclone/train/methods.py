@@ -68,8 +68,10 @@ class Prepared:
     _train: Callable
 
     def train(self, events=None) -> dict:
-        """Train (or continue) the run; returns its summary. Interrupts checkpoint and raise TrainingInterrupted."""
-        return self._train(events)
+        """Train (or continue) the run; returns its summary. Interrupts checkpoint and raise TrainingInterrupted.
+        The run directory is locked meanwhile: a second process training the same run is refused."""
+        with self.run.lock():
+            return self._train(events)
 
 
 def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Prepared:
@@ -84,6 +86,9 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                            precision=request.precision, max_length=request.max_length, max_steps=request.max_steps,
                            seed=request.seed, report_to=tuple(request.report_to),
                            suffix=request.suffix or defaults.suffix)
+    from .. import models
+
+    models.resolve(settings.model, runs_dir)        # an unknown model fails here, before a run folder exists
     train_examples = read_examples(request.data)
     if request.validation is not None:
         valid_examples = read_examples(request.validation)

@@ -1,6 +1,7 @@
 """Supervised fine-tuning settings: a frozen dataclass checked on creation, stored in run.json."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import ConfigError
@@ -37,8 +38,13 @@ class SFTSettings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_rate_multiplier", "lora_dropout", "warmup_ratio", "weight_decay"):
+            if not math.isfinite(getattr(self, name)):       # NaN fails every comparison below; inf trains to NaN
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.learning_rate_multiplier <= 0:
             raise ConfigError(f"learning_rate_multiplier must be > 0, got {self.learning_rate_multiplier}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}", "leave --max-steps out for no limit")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if not 0 <= self.lora_dropout < 1:
