@@ -22,11 +22,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import DataError
+from ..fileio import input_file
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl", "parquet", "txt")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "jsonl",
                ".ndjson": "jsonl", ".parquet": "parquet", ".txt": "txt"}
 _JSON_ARRAY = re.compile(r'\[\s*([\[{"\]]|$)')
+_SAVE_UTF8 = "save the file as UTF-8 (in Excel: 'CSV UTF-8'; in an editor: encoding UTF-8)"
 _FIX_QUOTE = 'close the quote, or write a quote inside quoted text as two quotes ("")'
 
 
@@ -34,10 +36,24 @@ class TableNotice(UserWarning):
     """Something the reader did that the user should know (first sheet only, JSON read as JSONL...)."""
 
 
+def check_text(path: Path, head: bytes | None = None) -> bytes:
+    """The first 64 KB of `path`, unless the file is empty or UTF-16: then the one error every reader gives."""
+    if head is None:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    if not head.strip():
+        raise DataError("the file is empty: no examples or rows", "add one JSON object (or one row) per line (see "
+                        "`selfclone help data`)", path=path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 3 and head[1::2].count(0) > len(head) // 4):
+        raise DataError("not UTF-8 text (it is UTF-16)", _SAVE_UTF8, path=path, line=1)
+    return head
+
+
 def _sniff(path: Path) -> str:
-    """What the content looks like: xlsx, xls, parquet, binary, json, jsonl, json-line (one line) or text."""
+    """What the content looks like: xlsx, xls, parquet, binary, json, jsonl, json-line (one line) or text.
+    Empty and UTF-16 files get the errors of `check_text`, as in every other reader (train's included)."""
     with path.open("rb") as fh:
-        head = fh.read(65536)
+        head = check_text(path, fh.read(65536))
         if head.startswith(b"PK\x03\x04"):
             return "xlsx"
         if head.startswith(b"PAR1"):
@@ -69,8 +85,7 @@ def detect_format(path: Path, notice: Callable[[str], None] | None = None) -> st
     """The format to read `path` as (one of FORMATS), from its extension checked against its content."""
     say = notice or (lambda text: warnings.warn(text, TableNotice, stacklevel=3))
     path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", "check the path", path=path)
+    input_file(path)
     declared = _EXTENSIONS.get(path.suffix.lower())
     looks = _sniff(path)
     if looks == "json-line":      # one complete object on one line: JSON and JSON Lines both fit
@@ -118,8 +133,7 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield lineno, text
         except UnicodeDecodeError as exc:
             raise DataError(f"not UTF-8 text ({exc.reason} near line {lineno + 1})",
-                            "save the file as UTF-8 (in Excel: 'CSV UTF-8'; in an editor: encoding UTF-8)",
-                            path=path, line=lineno + 1) from exc
+                            _SAVE_UTF8, path=path, line=lineno + 1) from exc
 
 
 def _csv(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
@@ -170,6 +184,7 @@ def _jsonl(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, parsed value) for each non-blank line of a JSONL file; bad JSON names its line."""
+    check_text(Path(path))
     for lineno, text in _text_lines(path):
         if not text.strip():
             continue
