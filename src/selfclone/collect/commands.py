@@ -53,6 +53,40 @@ def _detected(paths: list[Path], importers: dict[str, type]) -> Iterator[tuple[P
                 yield entry, cls
 
 
+def _unzipped(path: Path) -> Path:
+    """A .zip export becomes the folder of its text files (removed when the command ends); other paths stay."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from .archives import is_zip, unpack
+
+    if path.suffix.lower() != ".zip" or not is_zip(path):
+        return path
+    scratch = Path(tempfile.mkdtemp(prefix="selfclone-zip-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    return unpack(path, scratch)
+
+
+def _in_folders(paths: list[Path], cls: type) -> Iterator[tuple[Path, type]]:
+    """`import FORMAT FOLDER`: the folder itself when the importer reads folders, else the files in it it knows."""
+    from .archives import inside
+    from .importers.textfile import head_text
+
+    for path in paths:
+        if path.is_file() and not cls().detect(path) and not head_text(path, 4096).strip():
+            raise DataError(f"this is a binary or empty file, not {cls.title}", "pass the export "
+                            f"itself, or `selfclone import auto {path}` to find what it is", path=path)
+        if not path.is_dir() or cls().detect(path):
+            yield path, cls
+            continue
+        found = inside(path, cls())
+        if not found:
+            raise DataError(f"no {cls.name} export in this folder", f"pass the export file itself, or `selfclone "
+                            f"import auto {path}` to find what it holds", path=path)
+        yield from ((entry, cls) for entry in found)
+
+
 def _jobs(fmt: str, paths: list[Path], pairs: list[str]) -> list:
     from .ingest import ImportJob
 
@@ -60,7 +94,8 @@ def _jobs(fmt: str, paths: list[Path], pairs: list[str]) -> list:
     for path in paths:
         if not path.exists():
             raise DataError("no such file or folder", "check the path", path=path)
-    chosen = _detected(paths, importers) if fmt == "auto" else ((p, _importer_class(fmt)) for p in paths)
+    paths = [_unzipped(p) for p in paths]
+    chosen = _detected(paths, importers) if fmt == "auto" else _in_folders(paths, _importer_class(fmt))
     jobs = []
     for path, cls in chosen:
         if cls is None:
