@@ -114,7 +114,8 @@ class PlainLines:
 
     def on_start(self, total_steps, done_steps, info):
         self.total, self.started = total_steps, self.clock()
-        console.print(f"training {info['name']}: step {done_steps}/{total_steps}", highlight=False, emoji=False, markup=False)
+        console.print(f"training {info['name']}: step {done_steps}/{total_steps}", highlight=False, emoji=False,
+                      markup=False)
         self.inner.on_start(total_steps, done_steps, info)
 
     def on_step(self, row):
