@@ -110,15 +110,19 @@ def detect_format(path: Path, notice: Callable[[str], None] | None = None) -> st
                     else f"open it in Excel or LibreOffice and save it as {declared.upper()}", path=path)
 
 
-def iter_rows(path: str | Path, *, sheet: str | None = None,
-              notice: Callable[[str], None] | None = None) -> Iterator[tuple[int, dict]]:
-    """Yield (line or row number, record) for every data row of `path`; raise DataError naming bad rows."""
+def iter_rows(path: str | Path, *, sheet: str | None = None, notice: Callable[[str], None] | None = None,
+              delimiter: str | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield (line or row number, record) for every data row of `path`; raise DataError naming bad rows.
+    CSV's delimiter is the one the header uses most of , ; TAB | (Excel writes ; in many locales) unless given."""
     path = Path(path)
     say = notice or (lambda text: warnings.warn(text, TableNotice, stacklevel=3))
     fmt = detect_format(path, say)
     if sheet is not None and fmt != "xlsx":
         raise DataError(f"a sheet was named ({sheet!r}) but the file is {fmt.upper()}, not XLSX", path=path)
-    readers = {"csv": _csv, "tsv": _csv, "txt": _txt, "jsonl": _jsonl, "json": _json, "parquet": _parquet}
+    if delimiter is not None and fmt not in ("csv", "tsv", "txt"):
+        raise DataError(f"a delimiter was given ({delimiter!r}) but the file is {fmt.upper()}", path=path)
+    delimiter = parse_delimiter(delimiter)
+    readers = {"csv": lambda p, f, s: _csv(p, f, s, delimiter), "tsv": lambda p, f, s: _csv(p, f, s, delimiter), "txt": _txt, "jsonl": _jsonl, "json": _json, "parquet": _parquet}
     if fmt == "xlsx":
         yield from _xlsx(path, sheet, say)
     else:
@@ -136,15 +140,33 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
                             _SAVE_UTF8, path=path, line=lineno + 1) from exc
 
 
-def _csv(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
+def parse_delimiter(text: str | None) -> str | None:
+    """'-o delimiter=;' -> ';'; 'tab' or '\\t' -> TAB; anything longer than one character is refused."""
+    if text is None:
+        return None
+    text = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(text.lower(), text)
+    if len(text) != 1 or text.isalnum() or text in "\"\r\n":
+        raise DataError(f"delimiter must be one character such as , ; | or tab, got {text!r}", field="delimiter")
+    return text
+
+
+_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
+def _csv(path: Path, fmt: str, say, delimiter: str | None = None) -> Iterator[tuple[int, dict]]:
     lines = _text_lines(path)
     first = next(lines, None)
     if first is None:
         return
-    delimiter = "\t" if fmt == "tsv" else ","
-    if fmt == "csv" and "\t" in first[1] and "," not in first[1]:
-        say(f"{path.name}: the header is separated by tabs, not commas; reading it as TSV")
-        delimiter = "\t"
+    if delimiter is None:
+        expected = "\t" if fmt == "tsv" else ","
+        counts = {d: first[1].count(d) for d in (",", ";", "\t", "|")}
+        delimiter = max(counts, key=lambda d: (counts[d], d == expected))
+        if counts[delimiter] == 0:
+            delimiter = expected
+        elif delimiter != expected:
+            say(f"{path.name}: the header is separated by {_NAMES[delimiter]}, not {_NAMES[expected]}; reading it so "
+                f"(-o delimiter=X to choose)")
 
     def chained():
         yield first[1]
@@ -161,7 +183,8 @@ def _csv(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
             if any(v.strip() for v in values):
                 if len(values) > len(header):
                     raise DataError(f"{len(values)} fields but the header has {len(header)}",
-                                    f"a comma inside a text must be quoted (\"a, b\"); {_FIX_QUOTE}",
+                                    f"a {_NAMES.get(delimiter, repr(delimiter))[:-1]} inside a text must be quoted "
+                                    f"(\"a{delimiter} b\"), or choose the delimiter with -o delimiter=X; {_FIX_QUOTE}",
                                     path=path, line=start)
                 values += [""] * (len(header) - len(values))
                 yield start, dict(zip(header, values))
