@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from selfclone.cli import main
 
 
@@ -40,3 +42,21 @@ def test_an_unquoted_semicolon_names_the_delimiter_option(tmp_path, capsys, monk
     data.write_text("question;answer\nhi;fine; you?\n")
     code, output = run(capsys, "import", "tabular", data, "--out", tmp_path / "out.jsonl")
     assert code == 2 and "semicolon inside a text must be quoted" in output and "-o delimiter=" in output
+
+
+def test_whatsapp_with_mixed_date_orders_is_read_date_by_date(tmp_path, capsys, monkeypatch):
+    from selfclone.collect.importers.whatsapp import WhatsAppImporter
+
+    monkeypatch.chdir(tmp_path)
+    chat = tmp_path / "mixed.txt"
+    chat.write_text("3/12/23, 9:41 PM - Bruno: hey there\n"
+                    "13/12/23, 9:46 PM - Bruno: day first here\n"
+                    "12/25/23, 9:47 PM - Maggie: month first there\n"
+                    "4/1/24, 9:48 PM - Bruno: fits both\n")
+    code, output = run(capsys, "import", "whatsapp", chat, "--me", "Maggie", "--out", tmp_path / "out.jsonl")
+    assert code == 0, output
+    assert "mixes date orders: 1 date(s) can only be month-first (from line 3)" in output
+    assert "read as dmy (lines 1, 4)" in output
+    with pytest.warns(UserWarning, match="mixes date orders"):
+        days = [m.sent_at.date().isoformat() for m in WhatsAppImporter().read(chat, WhatsAppImporter.Options())]
+    assert days == ["2023-12-03", "2023-12-13", "2023-12-25", "2024-01-04"]

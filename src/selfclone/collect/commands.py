@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,7 +170,8 @@ def import_cmd(
     if not pii or not settings.pii:
         pii_off |= {job.importer.name for job in jobs}
     seen = 0
-    with console.status("importing...") as status:
+    with warnings.catch_warnings(record=True) as notes, console.status("importing...") as status:
+        warnings.simplefilter("always", UserWarning)
         def progress(n: int):
             nonlocal seen
             seen += n
@@ -183,6 +185,8 @@ def import_cmd(
         else:
             with ws.store() as store:
                 report = ingest(store, jobs, settings, Owner(names), pii_off=pii_off, progress=progress)
+    for text in dict.fromkeys(str(n.message) for n in notes if issubclass(n.category, UserWarning)):
+        err_console.print(f"[dim]note:[/] {text}", markup=True, highlight=False)
     kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(report.kinds.items()))
     if report.messages:
         console.print(f"read {report.messages:,} messages ({kinds}) in {report.chats:,} conversation(s), "
