@@ -37,6 +37,7 @@ AREAS = [
     "selfclone.serve.commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
+    "selfclone.help_commands",
 ]
 
 

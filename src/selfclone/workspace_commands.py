@@ -21,7 +21,19 @@ def init(path: Path = typer.Argument(..., help="folder for the new workspace"),
 
     ws = Workspace.init(path, name=name, person=person, model=model, description=description)
     console.print(f"[green]created[/] workspace [bold]{ws.config.name}[/] in {ws.root}")
-    console.print(f"  next: put your data in {ws.data_dir}, then `selfclone train FILE.jsonl`")
+    import os
+
+    here = os.path.relpath(ws.root)
+    person = ws.config.person if hasattr(ws.config, "person") else person
+    console.print("  next:", highlight=False)
+    for step, why in ((f"cd {here}" if here != "." else "", "run commands from inside it"),
+                      (f'selfclone import auto EXPORTS... --me "{person}"', "or: selfclone interview"),
+                      ("selfclone data export --out data/me.jsonl", "the examples, names replaced"),
+                      ("selfclone prepare data/me.jsonl", "check them"),
+                      ("selfclone train data/me.jsonl", "fine-tune your clone"),
+                      ("selfclone help", "the guides")):
+        if step:
+            console.print(f"    {step:<44} # {why}", highlight=False, markup=False)
 
 
 def list_clones(runs_dir: Path | None) -> list[dict]:

@@ -30,7 +30,7 @@ def _importer_class(fmt: str) -> type:
     importers = plugins.importers()
     if fmt not in importers:
         raise SelfcloneError(f"unknown import format {fmt!r}",
-                             f"formats: auto, {', '.join(sorted(importers))} (see docs/IMPORTING.md)")
+                             f"formats: auto, {', '.join(sorted(importers))} (see `selfclone help importing`)")
     return importers[fmt]
 
 

@@ -78,7 +78,7 @@ def parse_turns(raw, *, path=None, line=None) -> tuple[Turn, ...]:
     """Validate one `messages` list; raise DataError naming the turn that is wrong."""
     if not isinstance(raw, list) or not raw:
         raise DataError("'messages' must be a non-empty list of {role, content} objects",
-                        "see docs/DATA.md for the chat format", path=path, line=line, field="messages")
+                        "see `selfclone help data` for the chat format", path=path, line=line, field="messages")
     turns = []
     for i, msg in enumerate(raw):
         where = f"messages[{i}]"
@@ -130,7 +130,7 @@ def iter_examples(path: Path | str) -> Iterator[Example]:
         example = parse_record(record, path=path, line=lineno)
         yield Example(example.messages, {"path": str(path), "line": lineno})
     if not seen_any:
-        raise DataError("the file has no examples", "add one JSON object per line (see docs/DATA.md)", path=path)
+        raise DataError("the file has no examples", "add one JSON object per line (see `selfclone help data`)", path=path)
 
 
 def read_examples(path: Path | str) -> list[Example]:

@@ -160,7 +160,7 @@ def _assistant_text(value, *, path, line, name: str) -> str:
         return value
     if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
         raise DataError(f"'{name}' must be a list holding one {{\"role\": \"assistant\", \"content\": ...}} message",
-                        "see docs/PREFERENCES.md for the format", path=path, line=line, field=name)
+                        "see `selfclone help preferences` for the format", path=path, line=line, field=name)
     msg = value[0]
     if msg.get("role") != "assistant" or not isinstance(msg.get("content"), str):
         raise DataError(f"'{name}[0]' must be an assistant message with text content, got role "

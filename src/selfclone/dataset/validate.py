@@ -134,7 +134,7 @@ def load(prep: Preparation, on_notice: Callable[[str], None] | None = None) -> N
     rows = [Row(n, rec) for n, rec in iter_rows(prep.path, sheet=prep.settings.sheet, notice=notice)]
     prep.format = detect_format(prep.path, lambda _text: None)
     if not rows:
-        raise DataError("the file has no rows", "add examples (see docs/PREPARE.md)", path=prep.path)
+        raise DataError("the file has no rows", "add examples (see `selfclone help prepare`)", path=prep.path)
     if prep.format == "txt":
         notice(f"{prep.path.name}: a text file; each line becomes a completion with an empty prompt "
                "(open-ended generation)")
