@@ -12,6 +12,7 @@ from selfclone.dataset.token_stats import percentiles
 from selfclone.dataset.validate import (PrepareSettings, accept_all, accept_lossless, output_paths, prepare,
                                         write_prepared)
 from selfclone.errors import DataError
+from selfclone.train.settings import SFTSettings
 
 WORDS = ("tide bread kettle harbour window ferry garden letter river candle market pocket ladder orange "
          "violin pebble lantern meadow pencil blanket rocket saddle tunnel wagon anchor button castle").split()
@@ -293,6 +294,7 @@ def test_training_estimate_reads_bench_train(run, tmp_path):
     path = write_jsonl(tmp_path / "t.jsonl", [chat("hi", "hello"), chat("bye", "see you")])
     rough = only(run(path), "training_time")
     assert "rough default" in rough.message and "selfclone bench train" in rough.message
+    assert rough.data["epochs"] == SFTSettings().epochs == 3        # the run `selfclone train` will do (issue 14)
     bench = tmp_path / "bench-train.json"
     bench.write_text(json.dumps({"tokens_per_s": 50.0, "machine": "Test CPU, 2 cores",
                                  "measured_at": "2026-11-21T10:00:00"}))

@@ -265,7 +265,7 @@ def check_split(prep: Preparation):
 
 def check_training_time(prep: Preparation):
     tokens = sum(e.meta.get("tokens", 0) for e in prep.train)
-    epochs = prep.settings.epochs or token_stats.default_epochs(len(prep.train))
+    epochs = prep.settings.epochs or token_stats.TRAIN_EPOCHS
     path = prep.settings.throughput_file or config_mod.cache_dir() / "bench-train.json"
     rate = token_stats.read_throughput(path)
     seconds = tokens * epochs / rate.tokens_per_s

@@ -69,7 +69,7 @@ class PrepareSettings:
     max_length: int | None = None          # default: the model's context length
     seed: int = 42
     valid_fraction: float = 0.1
-    epochs: int | None = None              # default: the cookbook's heuristic
+    epochs: int | None = None              # default: what `selfclone train` does (TRAIN_EPOCHS)
     near_dup_threshold: float = 0.8
     sheet: str | None = None
     throughput_file: Path | None = None    # default: config.cache_dir() / "bench-train.json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
+from ..dataset.token_stats import TRAIN_EPOCHS
 from ..errors import ConfigError
 
 LORA_BASE_LR = 2e-4
@@ -13,7 +14,7 @@ FULL_BASE_LR = 2e-5
 @dataclass(frozen=True)
 class SFTSettings:
     model: str = field(default="smollm2-135m", metadata={"help": "base model name or path"})
-    epochs: int = field(default=3, metadata={"help": "passes over the data; 1 to 3 suit a chat persona"})
+    epochs: int = field(default=TRAIN_EPOCHS, metadata={"help": "passes over the data; 1 to 3 suit a chat persona"})
     batch_size: int = 8
     learning_rate_multiplier: float = field(default=1.0, metadata={"help": "x 2e-4 (LoRA) or x 2e-5 (full)"})
     full: bool = field(default=False, metadata={"help": "train every weight instead of a LoRA adapter"})
