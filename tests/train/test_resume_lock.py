@@ -52,3 +52,20 @@ def test_resume_refuses_other_settings(tmp_path, capsys, monkeypatch):
     code = main(["train", "--resume", str(tmp_path / "runs" / "x"), "--epochs", "5", "--learning-rate-multiplier", "2"])
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2 and "these were given too: --epochs, --learning-rate-multiplier" in err
+
+
+def test_a_too_long_example_names_the_users_file_and_leaves_no_run_folder(tmp_path, tiny_model_dir, capsys,
+                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "long.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+                    + "\n" + json.dumps({"messages": [{"role": "user", "content": "word " * 600},
+                                                      {"role": "assistant", "content": "yo"}]}) + "\n")
+    code = main(["train", str(data), "--model", str(tiny_model_dir)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"{data}, line 2" in err and "longer than the limit of 512" in err
+    assert not (tmp_path / "runs").exists()
+    code = main(["train", str(data), "--model", str(tiny_model_dir), "--max-length", "100000"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "--max-length 100000 is longer than the model's context of 512 tokens" in err
+    assert not (tmp_path / "runs").exists()
