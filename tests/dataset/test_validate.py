@@ -344,3 +344,13 @@ def test_lsh_agrees_with_the_exact_pairwise_check():
     exact = neardup.pairwise_groups(texts)
     assert neardup.near_duplicate_groups(texts) == exact
     assert [[i, 300 + i] for i in range(20)] == exact[:20]
+
+
+def test_same_reply_to_prompts_one_word_apart_is_a_near_duplicate(run, tmp_path):
+    # issue 14: short exchanges share too few 5-grams for the character threshold
+    path = write_jsonl(tmp_path / "t.jsonl", [chat("how are you?", "fine, thanks"),
+                                              chat("how are you today?", "Fine,  thanks"),
+                                              chat("how old are you?", "seventy-one"),
+                                              chat("where do you live?", "fine, thanks")])
+    found = only(run(path), "near_duplicates")
+    assert found.data["groups"] == [[1, 2]] and "differs by one word" in found.message
