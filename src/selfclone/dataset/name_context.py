@@ -49,7 +49,7 @@ def is_common_word(word: str) -> bool:
 def marks_a_name(text: str, start: int, end: int, parts: frozenset[str]) -> bool:
     """Whether the common word text[start:end] stands for a person here; `parts` are every name part, casefolded."""
     word = text[start:end]
-    before, after = text[:start], text[end:]
+    before, after = text[max(0, start - 40):start], text[end:end + 40]     # the words around it are enough
     previous = _WORD_BEFORE.search(before)
     following = _WORD_AFTER.match(after)
     if previous and not before.rstrip().endswith(",") and previous.group(1).casefold() in parts:
@@ -67,4 +67,4 @@ def marks_a_name(text: str, start: int, end: int, parts: frozenset[str]) -> bool
         return True
     rest = after.lstrip(" \t")
     set_off_after = rest == "" or rest[:1] in ",!?" or (rest[:1] == "." and not rest[1:2].isalnum())
-    return set_off_after and (before.rstrip(" \t").endswith(",") or not before.strip())
+    return set_off_after and (before.rstrip(" \t").endswith(",") or start == 0 or not text[:start].strip())

@@ -144,6 +144,9 @@ class Scrubber:
         patterns = [r"(?<![\w@])(?:" + "|".join(map(re.escape, cased)) + r")(?![\w@])"] if cased else []
         patterns += ["|".join(map(re.escape, uncased))] if uncased else []
         self._name_re = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+        # the same words lowercased, matched in text.lower(): twice as fast as IGNORECASE (kept for the rare text
+        # whose lowercase has another length, such as "İ")
+        self._lower_re = re.compile("|".join(patterns).lower()) if patterns else None
 
     def pseudonym(self, name: str) -> str:
         """The fake name that stands for `name` (each known part replaced)."""
@@ -188,11 +191,15 @@ class Scrubber:
             for m in _ADDRESS.finditer(text):
                 add(_change("address", text, m.start(), m.end()))
         if "name" in kinds and self._name_re is not None:
-            for m in self._name_re.finditer(text):
-                folded = m.group().casefold()
+            lower = text.lower()
+            matches = (self._lower_re if len(lower) == len(text) else self._name_re).finditer(
+                lower if len(lower) == len(text) else text)
+            for m in matches:
+                folded = text[m.start():m.end()].casefold()
                 if folded in self._common and not marks_a_name(text, m.start(), m.end(), self._parts):
                     continue
-                add(_change("name", text, m.start(), m.end(), _cased_like(m.group(), self.fakes[self._folded[folded]])))
+                add(_change("name", text, m.start(), m.end(),
+                            _cased_like(text[m.start():m.end()], self.fakes[self._folded[folded]])))
         if not found:
             return found
         found.sort(key=lambda c: (c.start, _PRIORITY[c.kind], -c.end))
