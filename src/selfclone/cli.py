@@ -15,6 +15,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
 import typer
+from typer._click import exceptions as typer_click   # typer >= 0.2x vendors its own click: its errors are these
+
 
 from .errors import SelfcloneError
 from .terminal import err_console
@@ -41,6 +43,7 @@ AREAS = [
     "selfclone.persona.review_commands",
     "selfclone.demo_commands",
     "selfclone.bench.commands",
+    "selfclone.help_commands",
 ]
 
 
@@ -54,22 +57,38 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name="selfclone", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except SelfcloneError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}")
-        if exc.hint:
-            err_console.print(f"[yellow]hint:[/] {exc.hint}")
+        return _report(exc.message, exc.hint, exc.exit_code)
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         err_console.print("[yellow]interrupted[/]")
         return 130
-    except click.ClickException as exc:
+    except (click.ClickException, typer_click.ClickException) as exc:
+        # usage errors (missing argument, unknown flag, wrong type) raised while parsing: Click's usage message
         exc.show()
         return exc.exit_code
+    except OSError as exc:
+        # the class of "a path that is a folder, unwritable, or on a filesystem that refuses it": never a traceback
+        return _report(path_problem(exc), "check the path: a file where a file is expected, in a folder you can "
+                       "write to", 2)
 
+
+def path_problem(exc: OSError) -> str:
+    """'cannot use /proc/x.jsonl: Permission denied (it is a folder)' from an OSError."""
+    what = exc.strerror or type(exc).__name__
+    where = exc.filename if exc.filename is not None else ""
+    folder = " (it is a folder)" if isinstance(exc, IsADirectoryError) else ""
+    return f"cannot use {where}: {what}{folder}" if where else f"{what}{folder}"
+
+
+def _report(message: str, hint: str | None, code: int) -> int:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    if hint:
+        err_console.print(f"[yellow]hint:[/] {hint}", highlight=False)
+    return code
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ these objects explicitly.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ DEFAULT_MODEL = "smollm2-135m"
 
 
 MAX_N = 128            # OpenAI's cap on candidates per request
+MAX_TOKENS = 131072    # longer than any local model's context: a typo, not a request
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,10 @@ class GenerationOptions:
                 bad(name, "a whole number")
         for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-                bad(name, "a number")
-        if self.max_tokens < 1:
-            bad("max_tokens", ">= 1")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                bad(name, "a finite number")
+        if not 1 <= self.max_tokens <= MAX_TOKENS:
+            bad("max_tokens", f"between 1 and {MAX_TOKENS}")
         if not 0.0 <= self.temperature <= 2.0:
             bad("temperature", "in [0, 2] as in OpenAI's API")
         if not 0.0 < self.top_p <= 1.0:

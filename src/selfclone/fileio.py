@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader never sees a half-written file, even after Ctrl-C or a crash."""
+"""Atomic file writes: a reader never sees a half-written file, even after Ctrl-C or a crash.
+And `input_file`, the one check of a path the user gave to read: missing, a folder, or a file."""
 from __future__ import annotations
 
 import contextlib
@@ -9,13 +10,31 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from .errors import DataError
+
+
+def input_file(path: str | Path, hint: str = "check the path", what: str = "file") -> Path:
+    """`path` if it is a readable file; else a DataError that says whether it is missing or a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"this is a folder, expected a {what}", f"pass one file inside it; {hint}", path=path)
+    if not path.exists():
+        raise DataError(f"{what} not found", hint, path=path)
+    return path
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write to a temporary file beside `path`, then rename it over `path` only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise DataError("this is a folder, expected a file to write", "name a file, e.g. FOLDER/out.jsonl", path=path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:                     # name the user's path, not the temporary file beside it
+        raise DataError(f"cannot write here ({exc.strerror or exc})", "choose a folder you can write to",
+                        path=path) from None
     binary = "b" in mode
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:

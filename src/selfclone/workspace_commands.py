@@ -21,7 +21,32 @@ def init(path: Path = typer.Argument(..., help="folder for the new workspace"),
 
     ws = Workspace.init(path, name=name, person=person, model=model, description=description)
     console.print(f"[green]created[/] workspace [bold]{ws.config.name}[/] in {ws.root}")
-    console.print(f"  next: put your data in {ws.data_dir}, then `selfclone train FILE.jsonl`")
+    import os
+
+    here = os.path.relpath(ws.root)
+    person = ws.config.person if hasattr(ws.config, "person") else person
+    console.print("  next:", highlight=False)
+    for step, why in ((f"cd {here}" if here != "." else "", "run commands from inside it"),
+                      (f'selfclone import auto EXPORTS... --me "{person}"', "or: selfclone interview"),
+                      ("selfclone data export --out data/me.jsonl", "the examples, names replaced"),
+                      ("selfclone prepare data/me.jsonl", "check them"),
+                      ("selfclone train data/me.jsonl", "fine-tune your clone"),
+                      ("selfclone help", "the guides")):
+        if step:
+            console.print(f"    {step:<44} # {why}", highlight=False, markup=False)
+
+
+def list_clones(runs_dir: Path | None) -> list[dict]:
+    """The clones of models.list_clones, with a "running" run whose process is gone shown as interrupted."""
+    from .train.rundir import RunDir
+
+    rows = []
+    for row in models.list_clones(runs_dir):
+        status = RunDir(Path(row["run_dir"])).status()
+        if status == "interrupted":
+            status = f"interrupted (resume with `selfclone train --resume {row['run_dir']}`)"
+        rows.append(row | {"status": status})
+    return rows
 
 
 def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
@@ -34,7 +59,7 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON"))
         except models.ModelNotFound:
             path = f"not installed ({spec['install']})"
         bases.append({"name": name, "title": spec["title"], "path": path})
-    clones = models.list_clones(ws.runs_dir if ws else None)
+    clones = list_clones(ws.runs_dir if ws else None)
     if as_json:
         console.print_json(json.dumps({"base_models": bases, "clones": clones}))
         return

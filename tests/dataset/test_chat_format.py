@@ -49,7 +49,7 @@ def test_legacy_formats_convert_exactly(tmp_path, record, expected):
      "not valid JSON", 2),
     ([{"messages": [{"role": "user", "content": "hi"}]}], "no assistant turn", 1),
     ([{"messages": [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "x"}]}], "messages[0].role", 1),
-    ([{"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": "x"}]}], "content is int", 1),
+    ([{"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": "x"}]}], "content is a number", 1),
     ([{"prompt": "hi", "completion": "###"}], "empty completion", 1),
     ([{"text": "hi"}], "unknown row shape", 1),
 ])

@@ -1,6 +1,8 @@
 """Privacy: consistent pseudonyms for other people, typed placeholders for personal data."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from selfclone.dataset.chat import Example
@@ -67,7 +69,8 @@ def test_find_reports_kinds_without_overlaps(scrubber):
 def test_kinds_and_region():
     uk = Scrubber(region="GB", kinds=["phone"])
     assert uk.scrub("ring 020 7946 0958 or mail a@b.co") == "ring <PHONE> or mail a@b.co"
-    assert Scrubber(region="US").scrub("ring 020 7946 0958") == "ring 020 7946 0958"
+    # phone-shaped numbers are replaced whatever the region makes of them (issue 14)
+    assert Scrubber(region="US").scrub("ring 020 7946 0958") == "ring <PHONE>"
     with pytest.raises(ValueError):
         Scrubber(kinds=["shoe size"])
 
@@ -87,3 +90,37 @@ def test_names_in_scripts_without_case_or_spaces():
 def test_name_parts():
     assert name_parts("Ana Souza 🌻") == ["Ana", "Souza"] and name_parts("王小明") == ["王小明"]
     assert name_parts("+1 415 555 0132") == [] and name_parts("mom") == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # issue 14: whole words in any casing and possessives
+    ("bruno said hi to mr costa", "{bruno} said hi to mr {costa}"),
+    ("BRUNO COSTA is here", "{BRUNO} {COSTA} is here"),
+    ("that's costa's car", "that's {costa}'s car"),
+    ("brunoise is a cut; costas too", "brunoise is a cut; costas too"),
+    # common words only where the context marks a name
+    ("i will go in May, may i?", "i will go in May, may i?"),
+    ("ask Will about it", "ask {Will} about it"),
+    ("will smith came", "{will} {smith} came"),
+    ("thanks, will!", "thanks, {will}!"),
+    ("hi will", "hi {will}"),
+    ("will's bike", "{will}'s bike"),
+    ("we may go", "we may go"),
+    ("ok, May!", "ok, {May}!"),
+    # phone- and ID-shaped numbers, valid or not; not dates, times, amounts
+    ("call +44 7700 900123, (555) 123-4567 or 555-987-6543", "call <PHONE>, <PHONE> or <PHONE>"),
+    ("ssn 123-45-6789, acct 123456789012", "ssn <ID>, acct <ID>"),
+    ("on 2024-01-15 at 10:30 I paid $1,234,567.89 and 15.01.2024; 12:30-13:45",
+     "on 2024-01-15 at 10:30 I paid $1,234,567.89 and 15.01.2024; 12:30-13:45"),
+])
+def test_names_in_any_casing_and_number_shapes(text, expected):
+    scrubber = Scrubber(["Bruno Costa", "Will Smith", "May Parker"], ["Maggie"])
+    fakes = {k.casefold(): v for k, v in scrubber.fakes.items()}
+
+    def fake(m):
+        word = m.group(1)
+        out = fakes[word.casefold()]
+        return out.upper() if word.isupper() and len(word) > 1 else out.lower() if word.islower() else out
+
+    want = re.sub(r"\{(\w+)\}", fake, expected)
+    assert scrubber.scrub(text) == want

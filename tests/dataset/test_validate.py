@@ -12,6 +12,7 @@ from selfclone.dataset.token_stats import percentiles
 from selfclone.dataset.validate import (PrepareSettings, accept_all, accept_lossless, output_paths, prepare,
                                         write_prepared)
 from selfclone.errors import DataError
+from selfclone.train.settings import SFTSettings
 
 WORDS = ("tide bread kettle harbour window ferry garden letter river candle market pocket ladder orange "
          "violin pebble lantern meadow pencil blanket rocket saddle tunnel wagon anchor button castle").split()
@@ -293,6 +294,7 @@ def test_training_estimate_reads_bench_train(run, tmp_path):
     path = write_jsonl(tmp_path / "t.jsonl", [chat("hi", "hello"), chat("bye", "see you")])
     rough = only(run(path), "training_time")
     assert "rough default" in rough.message and "selfclone bench train" in rough.message
+    assert rough.data["epochs"] == SFTSettings().epochs == 3        # the run `selfclone train` will do (issue 14)
     bench = tmp_path / "bench-train.json"
     bench.write_text(json.dumps({"tokens_per_s": 50.0, "machine": "Test CPU, 2 cores",
                                  "measured_at": "2026-11-21T10:00:00"}))
@@ -342,3 +344,13 @@ def test_lsh_agrees_with_the_exact_pairwise_check():
     exact = neardup.pairwise_groups(texts)
     assert neardup.near_duplicate_groups(texts) == exact
     assert [[i, 300 + i] for i in range(20)] == exact[:20]
+
+
+def test_same_reply_to_prompts_one_word_apart_is_a_near_duplicate(run, tmp_path):
+    # issue 14: short exchanges share too few 5-grams for the character threshold
+    path = write_jsonl(tmp_path / "t.jsonl", [chat("how are you?", "fine, thanks"),
+                                              chat("how are you today?", "Fine,  thanks"),
+                                              chat("how old are you?", "seventy-one"),
+                                              chat("where do you live?", "fine, thanks")])
+    found = only(run(path), "near_duplicates")
+    assert found.data["groups"] == [[1, 2]] and "differs by one word" in found.message

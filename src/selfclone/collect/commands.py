@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,7 @@ def _importer_class(fmt: str) -> type:
     importers = plugins.importers()
     if fmt not in importers:
         raise SelfcloneError(f"unknown import format {fmt!r}",
-                             f"formats: auto, {', '.join(sorted(importers))} (see docs/IMPORTING.md)")
+                             f"formats: auto, {', '.join(sorted(importers))} (see `selfclone help importing`)")
     return importers[fmt]
 
 
@@ -53,6 +54,40 @@ def _detected(paths: list[Path], importers: dict[str, type]) -> Iterator[tuple[P
                 yield entry, cls
 
 
+def _unzipped(path: Path) -> Path:
+    """A .zip export becomes the folder of its text files (removed when the command ends); other paths stay."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from .archives import is_zip, unpack
+
+    if path.suffix.lower() != ".zip" or not is_zip(path):
+        return path
+    scratch = Path(tempfile.mkdtemp(prefix="selfclone-zip-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    return unpack(path, scratch)
+
+
+def _in_folders(paths: list[Path], cls: type) -> Iterator[tuple[Path, type]]:
+    """`import FORMAT FOLDER`: the folder itself when the importer reads folders, else the files in it it knows."""
+    from .archives import inside
+    from .importers.textfile import head_text
+
+    for path in paths:
+        if path.is_file() and not cls().detect(path) and not head_text(path, 4096).strip():
+            raise DataError(f"this is a binary or empty file, not {cls.title}", "pass the export "
+                            f"itself, or `selfclone import auto {path}` to find what it is", path=path)
+        if not path.is_dir() or cls().detect(path):
+            yield path, cls
+            continue
+        found = inside(path, cls())
+        if not found:
+            raise DataError(f"no {cls.name} export in this folder", f"pass the export file itself, or `selfclone "
+                            f"import auto {path}` to find what it holds", path=path)
+        yield from ((entry, cls) for entry in found)
+
+
 def _jobs(fmt: str, paths: list[Path], pairs: list[str]) -> list:
     from .ingest import ImportJob
 
@@ -60,7 +95,8 @@ def _jobs(fmt: str, paths: list[Path], pairs: list[str]) -> list:
     for path in paths:
         if not path.exists():
             raise DataError("no such file or folder", "check the path", path=path)
-    chosen = _detected(paths, importers) if fmt == "auto" else ((p, _importer_class(fmt)) for p in paths)
+    paths = [_unzipped(p) for p in paths]
+    chosen = _detected(paths, importers) if fmt == "auto" else _in_folders(paths, _importer_class(fmt))
     jobs = []
     for path, cls in chosen:
         if cls is None:
@@ -134,7 +170,8 @@ def import_cmd(
     if not pii or not settings.pii:
         pii_off |= {job.importer.name for job in jobs}
     seen = 0
-    with console.status("importing...") as status:
+    with warnings.catch_warnings(record=True) as notes, console.status("importing...") as status:
+        warnings.simplefilter("always", UserWarning)
         def progress(n: int):
             nonlocal seen
             seen += n
@@ -148,6 +185,8 @@ def import_cmd(
         else:
             with ws.store() as store:
                 report = ingest(store, jobs, settings, Owner(names), pii_off=pii_off, progress=progress)
+    for text in dict.fromkeys(str(n.message) for n in notes if issubclass(n.category, UserWarning)):
+        err_console.print(f"[dim]note:[/] {text}", markup=True, highlight=False)
     kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(report.kinds.items()))
     if report.messages:
         console.print(f"read {report.messages:,} messages ({kinds}) in {report.chats:,} conversation(s), "

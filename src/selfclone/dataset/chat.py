@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
-from ..fileio import write_jsonl
+from ..fileio import input_file, write_jsonl
 from .tables import iter_jsonl
 
 ROLES = ("system", "user", "assistant")
@@ -64,23 +64,33 @@ class Example:
         return cls(tuple(turns))
 
 
+def json_type(value) -> str:
+    """The JSON name of a parsed value's type, as the user wrote it: null, true/false, a number, text, a list."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(type(value),
+                                                                                                  type(value).__name__)
+
+
 def parse_turns(raw, *, path=None, line=None) -> tuple[Turn, ...]:
     """Validate one `messages` list; raise DataError naming the turn that is wrong."""
     if not isinstance(raw, list) or not raw:
         raise DataError("'messages' must be a non-empty list of {role, content} objects",
-                        "see docs/DATA.md for the chat format", path=path, line=line, field="messages")
+                        "see `selfclone help data` for the chat format", path=path, line=line, field="messages")
     turns = []
     for i, msg in enumerate(raw):
         where = f"messages[{i}]"
         if not isinstance(msg, dict):
-            raise DataError(f"{where} is {type(msg).__name__}, expected an object", path=path, line=line, field=where)
+            raise DataError(f"{where} is {json_type(msg)}, expected an object", path=path, line=line, field=where)
         role, content = msg.get("role"), msg.get("content")
         if role not in ROLES:
             raise DataError(f"{where}.role is {role!r}; expected one of {', '.join(ROLES)}",
                             "rename the role (e.g. 'human' -> 'user', 'bot' -> 'assistant')",
                             path=path, line=line, field=f"{where}.role")
         if not isinstance(content, str):
-            raise DataError(f"{where}.content is {type(content).__name__}, expected text",
+            raise DataError(f"{where}.content is {json_type(content)}, expected text",
                             "give every message a 'content' string", path=path, line=line, field=f"{where}.content")
         weight = msg.get("weight")
         if weight not in (None, 0, 1):
@@ -101,7 +111,7 @@ def parse_record(record, *, path=None, line=None) -> Example:
     from .legacy import from_prompt_completion
 
     if not isinstance(record, dict):
-        raise DataError(f"expected a JSON object per line, got {type(record).__name__}", path=path, line=line)
+        raise DataError(f"expected a JSON object per line, got {json_type(record)}", path=path, line=line)
     if "messages" in record:
         return Example(parse_turns(record["messages"], path=path, line=line))
     if "prompt" in record or "completion" in record:
@@ -113,15 +123,14 @@ def parse_record(record, *, path=None, line=None) -> Example:
 
 def iter_examples(path: Path | str) -> Iterator[Example]:
     path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", "check the path", path=path)
+    input_file(path)
     seen_any = False
     for lineno, record in iter_jsonl(path):
         seen_any = True
         example = parse_record(record, path=path, line=lineno)
         yield Example(example.messages, {"path": str(path), "line": lineno})
     if not seen_any:
-        raise DataError("the file has no examples", "add one JSON object per line (see docs/DATA.md)", path=path)
+        raise DataError("the file has no examples", "add one JSON object per line (see `selfclone help data`)", path=path)
 
 
 def read_examples(path: Path | str) -> list[Example]:

@@ -81,10 +81,12 @@ def check_exact_duplicates(prep: Preparation):
                                                lambda: prep.drop_examples(dups)), samples=_sample(prep, dups))
 
 
+def _last_user(example: Example) -> str:
+    return next((m["content"] for m in reversed(example.prompt()) if m["role"] == "user"), "")
+
+
 def _last_exchange(example: Example) -> str:
-    prompt = example.prompt()
-    last_user = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
-    return last_user + "\n" + example.reply()
+    return _last_user(example) + "\n" + example.reply()
 
 
 def check_near_duplicates(prep: Preparation):
@@ -96,6 +98,8 @@ def check_near_duplicates(prep: Preparation):
             seen.add(key)
             firsts.append(i)
     found = neardup.near_duplicate_groups([_last_exchange(prep.examples[i]) for i in firsts], threshold)
+    found = neardup.with_same_reply(found, [_last_user(prep.examples[i]) for i in firsts],
+                                    [prep.examples[i].reply() for i in firsts])
     groups = [[firsts[k] for k in g] for g in found]
     if not groups:
         return None
@@ -103,7 +107,8 @@ def check_near_duplicates(prep: Preparation):
     samples = [" ~ ".join(repr(prep.examples[i].reply()[:80]) for i in g[:3]) for g in groups[:5]]
     return Finding("near_duplicates", "warning",
                    f"{len(groups)} groups of near-duplicate examples ({len(extra)} beyond the first of each group): "
-                   f"the last message and reply share at least {threshold:.0%} of their character 5-grams",
+                   f"the last message and reply share at least {threshold:.0%} of their character 5-grams, or the reply "
+                   f"is the same and the message differs by one word",
                    _lines(prep, extra), Fix(f"Keep the first example of each group, remove {len(extra)}",
                                             lambda: prep.drop_examples(extra)),
                    samples=samples, data={"n_groups": len(groups), "removable": len(extra),
@@ -265,7 +270,7 @@ def check_split(prep: Preparation):
 
 def check_training_time(prep: Preparation):
     tokens = sum(e.meta.get("tokens", 0) for e in prep.train)
-    epochs = prep.settings.epochs or token_stats.default_epochs(len(prep.train))
+    epochs = prep.settings.epochs or token_stats.TRAIN_EPOCHS
     path = prep.settings.throughput_file or config_mod.cache_dir() / "bench-train.json"
     rate = token_stats.read_throughput(path)
     seconds = tokens * epochs / rate.tokens_per_s

@@ -53,7 +53,7 @@ def prepare_cmd(
         seed: int = typer.Option(42, help="seed of the train/validation split"),
         valid_fraction: float = typer.Option(0.1, help="share held out for validation (at most 1000 examples)"),
         max_length: int = typer.Option(None, help="token limit per example (default: the model's context)"),
-        epochs: int = typer.Option(None, help="epochs for the training-time estimate (default: a heuristic)"),
+        epochs: int = typer.Option(None, help="epochs for the training-time estimate (default: train's, 3)"),
         near_dup_threshold: float = typer.Option(0.8, help="Jaccard similarity from which examples are near-duplicates"),
 ):
     """Check a dataset like OpenAI's prepare_data did, and more; fix it; write chat-format train/valid files."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import DataError
-from .chat import Example, Turn
+from .chat import Example, Turn, json_type
 
 PROMPT_SEPARATORS = ("\n\n###\n\n", "###", "->", "\n\n", "\n")
 END_MARKERS = ("<|endoftext|>", "###", " END", "\nEND", "END")
@@ -48,7 +48,7 @@ def from_prompt_completion(record: dict, *, path=None, line=None) -> Example:
     prompt, completion = record.get("prompt", ""), record.get("completion")
     for name, value in (("prompt", prompt), ("completion", completion)):
         if not isinstance(value, str):
-            raise DataError(f"'{name}' is {type(value).__name__}, expected text", path=path, line=line, field=name)
+            raise DataError(f"'{name}' is {json_type(value)}, expected text", path=path, line=line, field=name)
     reply = strip_end(completion)
     if not reply:
         raise DataError("empty completion: nothing to learn", "write the reply or drop the line",

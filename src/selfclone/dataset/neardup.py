@@ -8,10 +8,14 @@ never reports one that the exact check would not. `selfclone bench prepare` meas
 
     groups = near_duplicate_groups(["see you at 5!", "see you at 5", "something else"])   # [[0, 1]]
 
+Short exchanges slip under any character threshold: "how are you?" and "how are you today?" with the same reply
+share few 5-grams. `with_same_reply` adds those: the same reply to prompts whose words differ by one word.
+
 `pairwise_groups` is the O(n^2) exact check, kept as the benchmark's baseline (`selfclone bench prepare`).
 """
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -82,6 +86,26 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = THRESHOLD, nu
         lsh.insert(i, sig, check_duplication=False)
         if progress and i % 1000 == 999:
             progress(i + 1)
+    return found.groups()
+
+
+def with_same_reply(groups: list[list[int]], prompts: Sequence[str], replies: Sequence[str]) -> list[list[int]]:
+    """`groups` joined with the examples whose replies are the same (case and spacing aside) and whose prompts'
+    words differ by one word added, dropped or changed. Linear: each prompt is looked up under its word set and
+    under that set less each of its words (two prompts one word apart share one of those keys)."""
+    found = _Groups()
+    for group in groups:
+        for i in group[1:]:
+            found.join(group[0], i)
+    index: dict[tuple[str, frozenset], int] = {}
+    for i, (prompt, reply) in enumerate(zip(prompts, replies)):
+        said = " ".join(reply.lower().split())
+        words = frozenset(re.findall(r"\w+", prompt.lower()))
+        for key in [words, *(words - {w} for w in words)] if len(words) > 2 else [words]:
+            if len(key) >= 2:
+                j = index.setdefault((said, key), i)
+                if j != i:
+                    found.join(j, i)
     return found.groups()
 
 

@@ -5,11 +5,16 @@
     # -> "Lowen, mail <EMAIL> or call <PHONE>"
 
 What is replaced (and how it is found):
-  name     the other participants' names, whole or by part, as written (case-sensitive): each real name part
-           maps to one fake name, the same every run (chosen by a hash, collisions resolved in sorted order);
-           the person's own names (`keep`) stay
+  name     the other participants' names, whole or by part, as whole words in any casing and in possessives
+           ("bruno", "BRUNO COSTA", "costa's"): each real name part maps to one fake name, the same every run
+           (chosen by a hash, collisions resolved in sorted order), written in the casing of what it replaces;
+           parts that are also English words (Will, May, Mark) only where the context marks a name
+           (dataset/name_context.py); the person's own names (`keep`) stay
   email    <EMAIL>    address pattern
-  phone    <PHONE>    Google's libphonenumber (`phonenumbers`): valid numbers, international or national to `region`
+  phone    <PHONE>    Google's libphonenumber (`phonenumbers`): valid numbers, international or national to `region`;
+                      and phone-shaped numbers whether valid or not ("+44 7700 900123", "(555) 123-4567"),
+                      but not dates, times or amounts
+  id       <ID>       ID-shaped numbers: SSN-like 123-45-6789 and runs of 9 or more digits that are not amounts
   card     <CARD>     13 to 19 digits that pass the Luhn check (python-stdnum)
   iban     <IBAN>     IBANs whose country format and check digits are valid (python-stdnum)
   address  <ADDRESS>  house number + street name + street type ("12 Baker Street", "Hauptstraße 5",
@@ -33,12 +38,13 @@ from stdnum import iban as stdnum_iban
 from stdnum import luhn
 
 from .chat import Example, Turn
+from .name_context import is_common_word, marks_a_name
 
-KINDS = ("name", "email", "phone", "card", "iban", "address", "url")
+KINDS = ("name", "email", "phone", "card", "iban", "address", "url", "id")
 PLACEHOLDERS = {"email": "<EMAIL>", "phone": "<PHONE>", "card": "<CARD>", "iban": "<IBAN>",
-                "address": "<ADDRESS>", "url": "<URL>"}
+                "address": "<ADDRESS>", "url": "<URL>", "id": "<ID>"}
 # earlier kinds win where two findings overlap
-_PRIORITY = {kind: i for i, kind in enumerate(("email", "url", "iban", "card", "phone", "address", "name"))}
+_PRIORITY = {kind: i for i, kind in enumerate(("email", "url", "iban", "card", "phone", "id", "address", "name"))}
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
@@ -57,7 +63,15 @@ _ADDRESS = re.compile(
     r"|\b(?:Rua|Avenida|Av\.|Calle|Carrer|Via|Viale|Rue|Boulevard|Plaza|Praça)\s+(?:(?:d[aeio]s?|de la|del|du|des|"
     r"di|della)\s+)?(?:[A-ZÀ-Ý][\w'-]*\s*){1,4},?\s*(?:n[º°o.]\s*)?\d{1,5}\b")
 _ANY_DIGIT = re.compile(r"\d")
-_NUMBER_KINDS = frozenset({"card", "iban", "phone"})
+_NUMBER_KINDS = frozenset({"card", "iban", "phone", "id"})
+# phone-shaped: +CC and groups, (area) groups, or 3-3-4 style groups; at least 7 digits in all
+_PHONE_SHAPE = re.compile(r"(?<![\w+/.:,])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,6}){1,4}"
+                          r"|\(\d{2,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4}"
+                          r"|\d{2,4}[ .-]\d{3,4}[ .-]\d{4})(?![\w/:]|[ .,-]\d)")
+_ID_SHAPE = re.compile(r"(?<![\w.,/:-])(?:\d{3}-\d{2}-\d{4}|\d{9,})(?![\w/:-]|[.,]\d)")
+# what a phone-shaped match must not be: a date (2024-01-15, 15.01.2024, 01-15-2024) or an amount ($ 1 234 567)
+_DATE_SHAPE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
+_CURRENCY_BEFORE = re.compile(r"(?:[$€£¥₹₩₽¢]|\b(?:USD|EUR|GBP|BRL|R\$|CHF|JPY))\s*$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
@@ -123,10 +137,16 @@ class Scrubber:
         words = sorted(self.fakes, key=len, reverse=True)
         cased = [w for w in words if w[0].isupper()]
         uncased = [w for w in words if not w[0].isupper()]       # scripts without spaces between words
-        self._cased = not uncased                                # then all-lowercase text holds no name
+        self._folded = {w.casefold(): w for w in words}
+        self._parts = frozenset(self._folded)
+        self._common = frozenset(w for w in self._parts if is_common_word(w))
+        # whole words in any casing ("bruno", "COSTA", "costa's"); the `keep` names are never matched
         patterns = [r"(?<![\w@])(?:" + "|".join(map(re.escape, cased)) + r")(?![\w@])"] if cased else []
         patterns += ["|".join(map(re.escape, uncased))] if uncased else []
-        self._name_re = re.compile("|".join(patterns)) if patterns else None
+        self._name_re = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+        # the same words lowercased, matched in text.lower(): twice as fast as IGNORECASE (kept for the rare text
+        # whose lowercase has another length, such as "İ")
+        self._lower_re = re.compile("|".join(patterns).lower()) if patterns else None
 
     def pseudonym(self, name: str) -> str:
         """The fake name that stands for `name` (each known part replaced)."""
@@ -160,12 +180,26 @@ class Scrubber:
                 matcher = phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID)
                 for match in matcher:
                     add(_change("phone", text, match.start, match.end))
+                for m in _PHONE_SHAPE.finditer(text):
+                    if not _DATE_SHAPE.match(m.group()) and not _CURRENCY_BEFORE.search(text, 0, m.start()):
+                        add(_change("phone", text, m.start(), m.end()))
+            if "id" in kinds:
+                for m in _ID_SHAPE.finditer(text):
+                    if not _CURRENCY_BEFORE.search(text, 0, m.start()):
+                        add(_change("id", text, m.start(), m.end()))
         if digits and "address" in kinds:
             for m in _ADDRESS.finditer(text):
                 add(_change("address", text, m.start(), m.end()))
-        if "name" in kinds and self._name_re is not None and not (self._cased and text.islower()):
-            for m in self._name_re.finditer(text):
-                add(_change("name", text, m.start(), m.end(), self.fakes[m.group()]))
+        if "name" in kinds and self._name_re is not None:
+            lower = text.lower()
+            matches = (self._lower_re if len(lower) == len(text) else self._name_re).finditer(
+                lower if len(lower) == len(text) else text)
+            for m in matches:
+                folded = text[m.start():m.end()].casefold()
+                if folded in self._common and not marks_a_name(text, m.start(), m.end(), self._parts):
+                    continue
+                add(_change("name", text, m.start(), m.end(),
+                            _cased_like(text[m.start():m.end()], self.fakes[self._folded[folded]])))
         if not found:
             return found
         found.sort(key=lambda c: (c.start, _PRIORITY[c.kind], -c.end))
@@ -190,6 +224,15 @@ class Scrubber:
     def scrub_example(self, example: Example) -> Example:
         turns = tuple(Turn(t.role, self.scrub(t.content), t.weight) for t in example.messages)
         return Example(turns, example.meta)
+
+
+def _cased_like(original: str, fake: str) -> str:
+    """'lowen' for 'bruno', 'LOWEN' for 'BRUNO', 'Lowen' for 'Bruno': a pseudonym does not stand out by its case."""
+    if len(original) > 1 and original.isupper():
+        return fake.upper()
+    if original.islower():
+        return fake.lower()
+    return fake
 
 
 def _change(kind: str, text: str, start: int, end: int, replacement: str | None = None) -> Change:

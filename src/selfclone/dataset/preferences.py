@@ -23,10 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chat import parse_turns
+from .chat import json_type, parse_turns
 from .tables import iter_jsonl
 from ..errors import DataError
-from ..fileio import write_jsonl
+from ..fileio import input_file, write_jsonl
 
 FORMATS = ("dpo", "pairs")
 KINDS = ("order", "best_worst", "edit")
@@ -160,7 +160,7 @@ def _assistant_text(value, *, path, line, name: str) -> str:
         return value
     if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
         raise DataError(f"'{name}' must be a list holding one {{\"role\": \"assistant\", \"content\": ...}} message",
-                        "see docs/PREFERENCES.md for the format", path=path, line=line, field=name)
+                        "see `selfclone help preferences` for the format", path=path, line=line, field=name)
     msg = value[0]
     if msg.get("role") != "assistant" or not isinstance(msg.get("content"), str):
         raise DataError(f"'{name}[0]' must be an assistant message with text content, got role "
@@ -171,7 +171,7 @@ def _assistant_text(value, *, path, line, name: str) -> str:
 def parse_preference(record, *, path=None, line=None) -> PreferencePair:
     """One JSON object in the dpo or pairs format -> PreferencePair (DataError naming what is wrong)."""
     if not isinstance(record, dict):
-        raise DataError(f"expected a JSON object per line, got {type(record).__name__}", path=path, line=line)
+        raise DataError(f"expected a JSON object per line, got {json_type(record)}", path=path, line=line)
     if "preferred_output" in record or "input" in record:
         for key in ("input", "preferred_output", "non_preferred_output"):
             if key not in record:
@@ -211,9 +211,7 @@ def parse_preference(record, *, path=None, line=None) -> PreferencePair:
 
 
 def read_preferences(path: Path | str) -> list[PreferencePair]:
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", "export rankings with `selfclone preferences export --out FILE`", path=path)
+    path = input_file(path, "export rankings with `selfclone preferences export --out FILE`")
     pairs = [parse_preference(record, path=path, line=lineno) for lineno, record in iter_jsonl(path)]
     if not pairs:
         raise DataError("the file has no preference pairs", "export some: `selfclone preferences export --out FILE`",

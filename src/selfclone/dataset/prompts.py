@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
+from ..fileio import input_file
 from .chat import Example, iter_examples
 
 SOURCES = ("file", "heldout", "interview")
@@ -37,10 +38,7 @@ def example_prompt(example: Example, source: str) -> RankPrompt:
 
 def prompts_from_file(path: Path | str, system: str | None = None) -> list[RankPrompt]:
     """Chat JSONL (each example's last reply is the reference) or text: one question per line."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", "pass a chat JSONL file or a text file with one question per line",
-                        path=path)
+    path = input_file(path, "pass a chat JSONL file or a text file with one question per line")
     if path.suffix == ".jsonl":
         return [example_prompt(e, "file") for e in iter_examples(path)]
     head = [{"role": "system", "content": system}] if system else []

@@ -22,11 +22,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import DataError
+from ..fileio import input_file
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl", "parquet", "txt")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "jsonl",
                ".ndjson": "jsonl", ".parquet": "parquet", ".txt": "txt"}
 _JSON_ARRAY = re.compile(r'\[\s*([\[{"\]]|$)')
+_SAVE_UTF8 = "save the file as UTF-8 (in Excel: 'CSV UTF-8'; in an editor: encoding UTF-8)"
 _FIX_QUOTE = 'close the quote, or write a quote inside quoted text as two quotes ("")'
 
 
@@ -34,10 +36,24 @@ class TableNotice(UserWarning):
     """Something the reader did that the user should know (first sheet only, JSON read as JSONL...)."""
 
 
+def check_text(path: Path, head: bytes | None = None) -> bytes:
+    """The first 64 KB of `path`, unless the file is empty or UTF-16: then the one error every reader gives."""
+    if head is None:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    if not head.strip():
+        raise DataError("the file is empty: no examples or rows", "add one JSON object (or one row) per line (see "
+                        "`selfclone help data`)", path=path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 3 and head[1::2].count(0) > len(head) // 4):
+        raise DataError("not UTF-8 text (it is UTF-16)", _SAVE_UTF8, path=path, line=1)
+    return head
+
+
 def _sniff(path: Path) -> str:
-    """What the content looks like: xlsx, xls, parquet, binary, json, jsonl, json-line (one line) or text."""
+    """What the content looks like: xlsx, xls, parquet, binary, json, jsonl, json-line (one line) or text.
+    Empty and UTF-16 files get the errors of `check_text`, as in every other reader (train's included)."""
     with path.open("rb") as fh:
-        head = fh.read(65536)
+        head = check_text(path, fh.read(65536))
         if head.startswith(b"PK\x03\x04"):
             return "xlsx"
         if head.startswith(b"PAR1"):
@@ -69,8 +85,7 @@ def detect_format(path: Path, notice: Callable[[str], None] | None = None) -> st
     """The format to read `path` as (one of FORMATS), from its extension checked against its content."""
     say = notice or (lambda text: warnings.warn(text, TableNotice, stacklevel=3))
     path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", "check the path", path=path)
+    input_file(path)
     declared = _EXTENSIONS.get(path.suffix.lower())
     looks = _sniff(path)
     if looks == "json-line":      # one complete object on one line: JSON and JSON Lines both fit
@@ -95,15 +110,19 @@ def detect_format(path: Path, notice: Callable[[str], None] | None = None) -> st
                     else f"open it in Excel or LibreOffice and save it as {declared.upper()}", path=path)
 
 
-def iter_rows(path: str | Path, *, sheet: str | None = None,
-              notice: Callable[[str], None] | None = None) -> Iterator[tuple[int, dict]]:
-    """Yield (line or row number, record) for every data row of `path`; raise DataError naming bad rows."""
+def iter_rows(path: str | Path, *, sheet: str | None = None, notice: Callable[[str], None] | None = None,
+              delimiter: str | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield (line or row number, record) for every data row of `path`; raise DataError naming bad rows.
+    CSV's delimiter is the one the header uses most of , ; TAB | (Excel writes ; in many locales) unless given."""
     path = Path(path)
     say = notice or (lambda text: warnings.warn(text, TableNotice, stacklevel=3))
     fmt = detect_format(path, say)
     if sheet is not None and fmt != "xlsx":
         raise DataError(f"a sheet was named ({sheet!r}) but the file is {fmt.upper()}, not XLSX", path=path)
-    readers = {"csv": _csv, "tsv": _csv, "txt": _txt, "jsonl": _jsonl, "json": _json, "parquet": _parquet}
+    if delimiter is not None and fmt not in ("csv", "tsv", "txt"):
+        raise DataError(f"a delimiter was given ({delimiter!r}) but the file is {fmt.upper()}", path=path)
+    delimiter = parse_delimiter(delimiter)
+    readers = {"csv": lambda p, f, s: _csv(p, f, s, delimiter), "tsv": lambda p, f, s: _csv(p, f, s, delimiter), "txt": _txt, "jsonl": _jsonl, "json": _json, "parquet": _parquet}
     if fmt == "xlsx":
         yield from _xlsx(path, sheet, say)
     else:
@@ -118,19 +137,36 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield lineno, text
         except UnicodeDecodeError as exc:
             raise DataError(f"not UTF-8 text ({exc.reason} near line {lineno + 1})",
-                            "save the file as UTF-8 (in Excel: 'CSV UTF-8'; in an editor: encoding UTF-8)",
-                            path=path, line=lineno + 1) from exc
+                            _SAVE_UTF8, path=path, line=lineno + 1) from exc
 
 
-def _csv(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
+def parse_delimiter(text: str | None) -> str | None:
+    """'-o delimiter=;' -> ';'; 'tab' or '\\t' -> TAB; anything longer than one character is refused."""
+    if text is None:
+        return None
+    text = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(text.lower(), text)
+    if len(text) != 1 or text.isalnum() or text in "\"\r\n":
+        raise DataError(f"delimiter must be one character such as , ; | or tab, got {text!r}", field="delimiter")
+    return text
+
+
+_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
+def _csv(path: Path, fmt: str, say, delimiter: str | None = None) -> Iterator[tuple[int, dict]]:
     lines = _text_lines(path)
     first = next(lines, None)
     if first is None:
         return
-    delimiter = "\t" if fmt == "tsv" else ","
-    if fmt == "csv" and "\t" in first[1] and "," not in first[1]:
-        say(f"{path.name}: the header is separated by tabs, not commas; reading it as TSV")
-        delimiter = "\t"
+    if delimiter is None:
+        expected = "\t" if fmt == "tsv" else ","
+        counts = {d: first[1].count(d) for d in (",", ";", "\t", "|")}
+        delimiter = max(counts, key=lambda d: (counts[d], d == expected))
+        if counts[delimiter] == 0:
+            delimiter = expected
+        elif delimiter != expected:
+            say(f"{path.name}: the header is separated by {_NAMES[delimiter]}, not {_NAMES[expected]}; reading it so "
+                f"(-o delimiter=X to choose)")
 
     def chained():
         yield first[1]
@@ -147,7 +183,8 @@ def _csv(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
             if any(v.strip() for v in values):
                 if len(values) > len(header):
                     raise DataError(f"{len(values)} fields but the header has {len(header)}",
-                                    f"a comma inside a text must be quoted (\"a, b\"); {_FIX_QUOTE}",
+                                    f"a {_NAMES.get(delimiter, repr(delimiter))[:-1]} inside a text must be quoted "
+                                    f"(\"a{delimiter} b\"), or choose the delimiter with -o delimiter=X; {_FIX_QUOTE}",
                                     path=path, line=start)
                 values += [""] * (len(header) - len(values))
                 yield start, dict(zip(header, values))
@@ -170,6 +207,7 @@ def _jsonl(path: Path, fmt: str, say) -> Iterator[tuple[int, dict]]:
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, parsed value) for each non-blank line of a JSONL file; bad JSON names its line."""
+    check_text(Path(path))
     for lineno, text in _text_lines(path):
         if not text.strip():
             continue

@@ -12,7 +12,6 @@ SmolLM2's adds a default system prompt when an example has none).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,15 +108,9 @@ def model_context(name: str, workspace_runs: Path | None = None) -> int:
     return int(getattr(config, "max_position_embeddings", 0) or 2048)
 
 
-def default_epochs(n_train: int) -> int:
-    """OpenAI's cookbook heuristic: 3 epochs, more for tiny sets (toward 100 steps), fewer for huge ones."""
-    if n_train <= 0:
-        return 0
-    if n_train * 3 < 100:
-        return min(25, math.ceil(100 / n_train))
-    if n_train * 3 > 25000:
-        return max(1, 25000 // n_train)
-    return 3
+# `selfclone train`'s epochs (train/settings.py takes its default from here), so prepare estimates the run that
+# train will do, not a heuristic's
+TRAIN_EPOCHS = 3
 
 
 @dataclass(frozen=True)

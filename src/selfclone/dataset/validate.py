@@ -69,7 +69,7 @@ class PrepareSettings:
     max_length: int | None = None          # default: the model's context length
     seed: int = 42
     valid_fraction: float = 0.1
-    epochs: int | None = None              # default: the cookbook's heuristic
+    epochs: int | None = None              # default: what `selfclone train` does (TRAIN_EPOCHS)
     near_dup_threshold: float = 0.8
     sheet: str | None = None
     throughput_file: Path | None = None    # default: config.cache_dir() / "bench-train.json"
@@ -134,7 +134,7 @@ def load(prep: Preparation, on_notice: Callable[[str], None] | None = None) -> N
     rows = [Row(n, rec) for n, rec in iter_rows(prep.path, sheet=prep.settings.sheet, notice=notice)]
     prep.format = detect_format(prep.path, lambda _text: None)
     if not rows:
-        raise DataError("the file has no rows", "add examples (see docs/PREPARE.md)", path=prep.path)
+        raise DataError("the file has no rows", "add examples (see `selfclone help prepare`)", path=prep.path)
     if prep.format == "txt":
         notice(f"{prep.path.name}: a text file; each line becomes a completion with an empty prompt "
                "(open-ended generation)")

@@ -23,4 +23,4 @@ def print_comparison(result) -> None:
                       "1.000", "0.000")
     console.print(table)
     console.print("[dim]↓ lower is better, ↑ higher is better; attribution of the real replies is the ceiling "
-                  "(docs/EVALUATE.md)[/]")
+                  "(`selfclone help evaluate`)[/]")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import typer
 
-from ..config import GenerationOptions
+from ..config import ChatSettings, GenerationOptions
 
 
 @dataclass
@@ -26,7 +26,8 @@ def talk_flags(defaults: GenerationOptions, memory_default: int, *, context, mem
         max_tokens=max_tokens, temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
         frequency_penalty=frequency_penalty, stop=tuple(stop or ()), n=n, no_repeat_ngram_size=no_repeat_ngram_size,
         seed=seed)
-    return TalkFlags(context, memory_default if memory is None else memory, options, 0 if no_retrieve else retrieve,
+    memory = ChatSettings(memory=memory_default if memory is None else memory).memory    # checks it: >= 0
+    return TalkFlags(context, memory, options, 0 if no_retrieve else retrieve,
                      persona, talking_with)
 
 

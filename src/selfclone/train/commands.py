@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from ..dataset.preferences import pairs_from_store, ranked_models
-from ..errors import DataError
+from ..errors import DataError, TrainingError
 from ..terminal import console, workspace
 from .display import run_prepared
 from .methods import METHODS, Defaults, TrainRequest, prepare, resume as resume_run
@@ -38,7 +38,15 @@ def store_pairs(ws, from_: str | None, runs_dir: Path) -> dict:
     return {"pairs": tuple(pairs), "ranked_model": source or ranked[0], "pairs_info": {"rankings_of": source or "all models"}}
 
 
+def given_with_resume(ctx) -> list[str]:
+    """The flags typed next to --resume: a resumed run keeps the settings it was started with."""
+    given = [p for p in ctx.command.params if p.name != "resume"
+             and getattr(ctx.get_parameter_source(p.name), "name", "") == "COMMANDLINE"]
+    return [p.opts[0] if p.opts[0].startswith("-") else p.name.upper() for p in given]
+
+
 def train_cmd(
+    ctx: typer.Context,
     data: Path = typer.Argument(None, help="training data: chat JSONL (or legacy prompt/completion JSONL)"),
     validation: Path = typer.Option(None, "--validation", help="validation JSONL (default: a seeded 10% once >= 50 examples)"),
     model: str = typer.Option(None, help="base model (default: the workspace's, else smollm2-135m)"),
@@ -67,6 +75,10 @@ def train_cmd(
     """Fine-tune a clone on your data; `--resume RUN_DIR` continues after Ctrl-C or a crash."""
     ws = workspace(required=False)
     runs_dir = ws.runs_dir if ws else Path("runs")
+    if resume is not None and given_with_resume(ctx):
+        raise TrainingError(f"--resume continues {resume} with the settings it was started with; "
+                            f"these were given too: {', '.join(given_with_resume(ctx))}",
+                            "leave them out to resume, or start a new run with them (without --resume)")
     if resume is not None and method == "sft":
         return run_prepared(resume_run(RunDir(resume), runs_dir), "sft")
     request = TrainRequest(method=method, data=data, validation=validation, model=model, epochs=epochs,

@@ -8,6 +8,8 @@ The trainers never print; the commands, the demo and the benchmarks render them 
 """
 from __future__ import annotations
 
+import time
+
 from ..terminal import console, progress_bar
 from .methods import Prepared
 from .rundir import RunDir
@@ -102,9 +104,40 @@ def print_run_summary(prepared_run: RunDir, summary: dict) -> None:
         print_summary(prepared_run)
 
 
+class PlainLines:
+    """Without a terminal (CI logs, nohup, a pipe) a Rich bar shows nothing until the end: these events print a
+    plain line at the start, then at least every `every` seconds while steps arrive, and at the last step."""
+
+    def __init__(self, inner, every: float = 30.0, clock=time.monotonic):
+        self.inner, self.every, self.clock = inner, every, clock
+        self.total, self.last, self.started, self.valid = 0, float("-inf"), 0.0, None
+
+    def on_start(self, total_steps, done_steps, info):
+        self.total, self.started = total_steps, self.clock()
+        console.print(f"training {info['name']}: step {done_steps}/{total_steps}", highlight=False, emoji=False,
+                      markup=False)
+        self.inner.on_start(total_steps, done_steps, info)
+
+    def on_step(self, row):
+        self.inner.on_step(row)
+        now = self.clock()
+        if now - self.last >= self.every or row["step"] == self.total:
+            self.last = now
+            figures = "  ".join(f"{k} {row[k]:.3f}" for k in ("train_loss", "loss") if isinstance(row.get(k), float))
+            valid = f"  valid {self.valid:.3f}" if self.valid is not None else ""
+            console.print(f"step {row['step']}/{self.total}  {figures}{valid}  {now - self.started:.0f} s",
+                          highlight=False, emoji=False, markup=False)
+
+    def on_eval(self, row):
+        self.valid = row.get("valid_loss", self.valid)
+        self.inner.on_eval(row)
+
+
 def run_prepared(prepared: Prepared, method: str) -> dict:
-    """Train with a progress bar, then print the summary: the one way a command shows training."""
+    """Train with a progress bar (plain lines when the output is no terminal), then print the summary: the one
+    way a command shows training."""
     with progress_bar() as progress:
-        summary = prepared.train(events_for(method, progress))
+        events = events_for(method, progress)
+        summary = prepared.train(events if console.is_terminal else PlainLines(events))
     print_run_summary(prepared.run, summary)
     return summary

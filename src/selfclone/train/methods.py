@@ -70,8 +70,25 @@ class Prepared:
     _train: Callable
 
     def train(self, events=None) -> dict:
-        """Train (or continue) the run; returns its summary. Interrupts checkpoint and raise TrainingInterrupted."""
-        return self._train(events)
+        """Train (or continue) the run; returns its summary. Interrupts checkpoint and raise TrainingInterrupted.
+        The run directory is locked meanwhile: a second process training the same run is refused."""
+        with self.run.lock():
+            return self._train(events)
+
+
+def check_lengths(ref, max_length: int, asked: bool, examples: list) -> None:
+    """Before a run folder exists: an example too long names the user's file and line (not the run's copy), and a
+    --max-length beyond the model's context is refused rather than quietly lowered."""
+    from .. import models
+    from ..dataset.token_stats import model_context
+    from ..errors import ConfigError
+    from .batching import encode_all
+
+    context = model_context(ref.name)
+    if asked and max_length > context:
+        raise ConfigError(f"--max-length {max_length} is longer than the model's context of {context} tokens",
+                          f"pass --max-length {context} or less")
+    encode_all(models.load_tokenizer(ref), examples, min(max_length, context))
 
 
 def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Prepared:
@@ -86,6 +103,9 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                            precision=request.precision, max_length=request.max_length, max_steps=request.max_steps,
                            seed=request.seed, report_to=tuple(request.report_to),
                            suffix=request.suffix or defaults.suffix)
+    from .. import models
+
+    ref = models.resolve(settings.model, runs_dir)   # an unknown model fails here, before a run folder exists
     train_examples = read_examples(request.data)
     if request.continue_from:
         settings, replayed = _continuing(request, settings, runs_dir, len(train_examples))
@@ -96,6 +116,9 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
         valid_examples = read_examples(request.validation)
     else:
         train_examples, valid_examples = auto_validation(train_examples, request.seed)
+    if ref.kind != "clone":
+        check_lengths(ref, settings.max_length, request.max_length != TrainRequest.max_length,
+                      train_examples + valid_examples)
     info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None}
     run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info)
     return Prepared(run, f"{len(train_examples)} train, {len(valid_examples)} validation examples",

@@ -12,7 +12,10 @@
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import secrets
 import shutil
 from datetime import datetime, timezone
@@ -78,6 +81,51 @@ class RunDir:
         info = self.info() | changes
         write_json(self.info_path, info)
         return info
+
+    def status(self) -> str:
+        """run.json's status, except that a "running" run nobody holds the lock of was killed: "interrupted"."""
+        status = self.info().get("status", "?")
+        if status == "running" and not self._locked_by_someone():
+            return "interrupted"
+        return status
+
+    # --- the lock: one process trains a run at a time --------------------------------------------
+    @property
+    def lock_path(self) -> Path:
+        return self.path / ".lock"
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run for this process; a second `--resume` of the same run is refused instead of writing
+        the same steps twice. The kernel drops the lock when the process dies, however it dies."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self.lock_path.open("a+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise TrainingError(f"{self.path} is being trained by {holder} right now",
+                                    "wait for it to finish, or stop it (Ctrl-C) and resume again") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"process {os.getpid()}")
+            fh.flush()
+            try:
+                yield self
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _locked_by_someone(self) -> bool:
+        if not self.lock_path.exists():
+            return False
+        with self.lock_path.open("a+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
 
     # --- metrics ---------------------------------------------------------------------------------
     def append_metrics(self, row: dict) -> None:

@@ -1,8 +1,10 @@
 """Supervised fine-tuning settings: a frozen dataclass checked on creation, stored in run.json."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
+from ..dataset.token_stats import TRAIN_EPOCHS
 from ..errors import ConfigError
 
 LORA_BASE_LR = 2e-4
@@ -12,7 +14,7 @@ FULL_BASE_LR = 2e-5
 @dataclass(frozen=True)
 class SFTSettings:
     model: str = field(default="smollm2-135m", metadata={"help": "base model name or path"})
-    epochs: int = field(default=3, metadata={"help": "passes over the data; 1 to 3 suit a chat persona"})
+    epochs: int = field(default=TRAIN_EPOCHS, metadata={"help": "passes over the data; 1 to 3 suit a chat persona"})
     batch_size: int = 8
     learning_rate_multiplier: float = field(default=1.0, metadata={"help": "x 2e-4 (LoRA) or x 2e-5 (full)"})
     full: bool = field(default=False, metadata={"help": "train every weight instead of a LoRA adapter"})
@@ -39,8 +41,13 @@ class SFTSettings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_rate_multiplier", "lora_dropout", "warmup_ratio", "weight_decay"):
+            if not math.isfinite(getattr(self, name)):       # NaN fails every comparison below; inf trains to NaN
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.learning_rate_multiplier <= 0:
             raise ConfigError(f"learning_rate_multiplier must be > 0, got {self.learning_rate_multiplier}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}", "leave --max-steps out for no limit")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if not 0 <= self.lora_dropout < 1:

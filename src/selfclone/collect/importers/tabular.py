@@ -50,6 +50,7 @@ class TabularImporter:
     class Options(pydantic.BaseModel):
         columns: str = ""
         sheet: str | None = None
+        delimiter: str | None = pydantic.Field(None, description="CSV delimiter: , ; | or tab (default: sniffed)")
 
     def detect(self, path: Path) -> bool:
         path = Path(path)
@@ -66,7 +67,8 @@ class TabularImporter:
         path = Path(path)
         mapping = parse_columns(options.columns)
         count = 0
-        for line, record in iter_rows(path, sheet=options.sheet, notice=lambda _: None):
+        for line, record in iter_rows(path, sheet=options.sheet, notice=lambda _: None,
+                                      delimiter=options.delimiter):
             if not isinstance(record, dict):
                 raise DataError(f"a row is {type(record).__name__}, expected an object with columns",
                                 path=path, line=line)

@@ -14,6 +14,7 @@ messages (on iOS they look like a message from a participant, behind a U+200E ma
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +52,10 @@ _HINT_START = ("<", "null", "Location: ", "POLL:", "live location", "This messag
 _HINT_END = ("omitted", "omitido", "weggelassen", ")", ">")
 
 
+class ImportNotice(UserWarning):
+    """Something an importer decided that the user should know; `selfclone import` prints it as a note."""
+
+
 class WhatsAppImporter:
     name = "whatsapp"
     title = "WhatsApp chat export (.txt, Android or iOS)"
@@ -79,6 +84,7 @@ class WhatsAppImporter:
         dates: dict[str, tuple[int, int, int]] = {}
         times: dict[str, tuple[int, int, int]] = {}
         current: Message | None = None
+        auto, mixed = options.date_order == "auto", {"other": [], "ambiguous": []}
         seen = ios = False
         last_stamp, when = "", None
         with open_text(path, options.encoding) as fh:
@@ -106,7 +112,7 @@ class WhatsAppImporter:
                         day, clock, _ = m.groups()
                         ymd = dates.get(day)
                         if ymd is None:
-                            ymd = dates[day] = _date(day, order, path, lineno)
+                            ymd = dates[day] = _date(day, order, path, lineno, mixed if auto else None)
                         hms = times.get(clock)
                         if hms is None:
                             hms = times[clock] = _time(clock)
@@ -130,6 +136,15 @@ class WhatsAppImporter:
                 raise decode_error(path, exc) from exc
         if current is not None:
             yield _finish(current)
+        if mixed["other"]:
+            other = "month" if order == "dmy" else "day"
+            ambiguous = mixed["ambiguous"]
+            warnings.warn(ImportNotice(
+                f"{path.name} mixes date orders: {len(mixed['other'])} date(s) can only be {other}-first "
+                f"(from line {mixed['other'][0]}) and were read so; " + (
+                    f"{len(ambiguous)} date(s) fit both and were read as {order} (lines "
+                    f"{', '.join(map(str, ambiguous[:8]))}{'...' if len(ambiguous) > 8 else ''})" if ambiguous
+                    else "no date is ambiguous")), stacklevel=2)
         if not seen:
             raise DataError("the export has no messages", "export the chat again from WhatsApp", path=path)
 
@@ -171,9 +186,18 @@ def _finish(m: Message) -> Message:
     return m
 
 
-def _date(text: str, order: str, path: Path, lineno: int) -> tuple[int, int, int]:
+def _date(text: str, order: str, path: Path, lineno: int, mixed: dict | None = None) -> tuple[int, int, int]:
+    """The date `text` in `order`; with `mixed` (date_order auto), a date that only fits the other of day-first and
+    month-first is read that way and its line noted there, as are the dates that fit both."""
     a, _, b, c = _DATE.match(text).groups()
     x, y, z = int(a), int(b), int(c)
+    if mixed is not None and len(a) != 4 and order in ("dmy", "mdy"):
+        only = "dmy" if x > 12 >= y else "mdy" if y > 12 >= x else None
+        if only is not None and only != order:
+            mixed["other"].append(lineno)
+            order = only
+        elif only is None and x <= 12 and y <= 12 and x != y:
+            mixed["ambiguous"].append(lineno)
     if len(a) == 4 or order == "ymd":
         year, month, day = x, y, z
     elif order == "mdy":
@@ -184,8 +208,8 @@ def _date(text: str, order: str, path: Path, lineno: int) -> tuple[int, int, int
         year += 2000
     if not (1 <= month <= 12 and 1 <= day <= 31):
         raise DataError(f"unknown date {text!r} (read as {order})",
-                        "pass the date order of your phone's locale: -o date_order=dmy, mdy or ymd",
-                        path=path, line=lineno)
+                        "pass the date order of your phone's locale: -o date_order=dmy, mdy or ymd; leave the "
+                        "option out to read a file that mixes them date by date", path=path, line=lineno)
     return year, month, day
 
 
