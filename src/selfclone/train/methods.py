@@ -38,9 +38,11 @@ class TrainRequest:
     data: Path | None = None
     validation: Path | None = None
     model: str | None = None
-    epochs: int = 3
-    learning_rate_multiplier: float = 1.0
-    batch_size: int = 8
+    epochs: int | None = None                     # None: auto (sft: train/recipe.py; others: their default)
+    learning_rate_multiplier: float | None = None
+    batch_size: int | None = None
+    select: str = "best"                          # sft: best (lowest validation loss) or last
+    patience: int | None = None                   # sft: None: auto; 0: no early stopping
     lora_rank: int = 16
     full: bool = False
     suffix: str | None = None
@@ -76,20 +78,24 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
     from . import sft
     from .settings import SFTSettings
 
+    from .recipe import choose
+
     if request.data is None:
         raise TrainingError("no training data given", "pass DATA.jsonl, or --resume RUN_DIR")
-    settings = SFTSettings(model=request.model or defaults.model, epochs=request.epochs,
-                           batch_size=request.batch_size, learning_rate_multiplier=request.learning_rate_multiplier,
-                           full=request.full, lora_rank=request.lora_rank, merge=request.merge,
-                           precision=request.precision, max_length=request.max_length, max_steps=request.max_steps,
-                           seed=request.seed, report_to=tuple(request.report_to),
-                           suffix=request.suffix or defaults.suffix)
     train_examples = read_examples(request.data)
     if request.validation is not None:
         valid_examples = read_examples(request.validation)
     else:
         train_examples, valid_examples = auto_validation(train_examples, request.seed)
-    info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None}
+    choice = choose(train_examples, valid_examples, full=request.full, epochs=request.epochs,
+                    learning_rate_multiplier=request.learning_rate_multiplier, batch_size=request.batch_size,
+                    select=request.select, patience=request.patience)
+    settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
+                           merge=request.merge, precision=request.precision, max_length=request.max_length,
+                           max_steps=request.max_steps, seed=request.seed, report_to=tuple(request.report_to),
+                           suffix=request.suffix or defaults.suffix, **choice.settings)
+    info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None,
+            "recipe": choice.to_dict()}
     run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info)
     return Prepared(run, f"{len(train_examples)} train, {len(valid_examples)} validation examples",
                     lambda events: sft.train(run, events, workspace_runs=runs_dir))
@@ -127,8 +133,9 @@ def _prepare_preference(method: str, request: TrainRequest, runs_dir: Path, defa
     start = start_point(_default_start(method, request, defaults, runs_dir), runs_dir)
     match = models.CLONE_NAME.match(start.ref.name) if start.ref.kind == "clone" else None
     base_suffix = match["suffix"] if match else defaults.suffix
-    settings = PreferenceSettings(method, start=start.ref.name, epochs=request.epochs, batch_size=request.batch_size,
-                                  learning_rate_multiplier=request.learning_rate_multiplier,
+    given = {"epochs": request.epochs, "batch_size": request.batch_size,       # auto: the method's own default
+             "learning_rate_multiplier": request.learning_rate_multiplier}
+    settings = PreferenceSettings(method, start=start.ref.name, **{k: v for k, v in given.items() if v is not None},
                                   lora_rank=request.lora_rank, beta=request.beta, max_steps=request.max_steps,
                                   seed=request.seed, precision=request.precision,
                                   suffix=request.suffix or f"{base_suffix}-{method}",

@@ -31,6 +31,8 @@ class SFTSettings:
     report_to: tuple[str, ...] = ("tensorboard",)
     threads: int | None = None
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many steps (tests, benchmarks)"})
+    select: str = field(default="best", metadata={"help": "best (lowest validation loss) or last checkpoint"})
+    patience: int = field(default=0, metadata={"help": "stop after N evaluations without a new best (0: never)"})
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "lora_rank", "max_length", "keep_checkpoints")
@@ -41,6 +43,10 @@ class SFTSettings:
             raise ConfigError(f"learning_rate_multiplier must be > 0, got {self.learning_rate_multiplier}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.select not in ("best", "last"):
+            raise ConfigError(f"select must be best or last, got {self.select!r}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0 (0: no early stopping), got {self.patience}")
         if not 0 <= self.lora_dropout < 1:
             raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         unknown = set(self.report_to) - {"tensorboard", "wandb", "mlflow", "none"}
