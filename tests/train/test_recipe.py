@@ -121,3 +121,32 @@ def test_select_last_keeps_the_last_step(tmp_path, tiny_model_dir):
     run = _run(tmp_path, tiny_model_dir, "last", epochs=2, learning_rate_multiplier=50.0, select="last")
     summary = sft.train(run)
     assert summary["select"] == "last" and summary["selected_step"] == summary["steps"] == 8
+
+
+def _cli(capsys, *argv):
+    from selfclone.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, " ".join(out.out.split()), " ".join(out.err.split())
+
+
+def test_train_command_prints_what_the_recipe_chose(tmp_path, capsys, monkeypatch, tiny_model_dir):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "me.jsonl"
+    write_examples(data, persona(60))
+    code, out, err = _cli(capsys, "train", str(data), "--model", str(tiny_model_dir), "--max-steps", "2",
+                          "--report-to", "none", "--epochs", "2", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "recipe" in out and "batch size 4" in out and "learning rate x2" in out
+    assert not any(f"epochs {n}:" in out for n in (1, 2, 3, 5))      # --epochs 2 was given: no reason printed
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["settings"]["epochs"] == 2 and info["recipe"]["auto"] == ["batch_size", "learning_rate_multiplier"]
+
+
+def test_train_command_rejects_a_bad_auto_value(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "me.jsonl"
+    write_examples(data, persona(10))
+    code, _, err = _cli(capsys, "train", str(data), "--learning-rate-multiplier", "fast")
+    assert code == 2 and "--learning-rate-multiplier must be 'auto' or a number" in err
