@@ -43,6 +43,7 @@ class TrainRequest:
     batch_size: int | None = None
     select: str = "best"                          # sft: best (lowest validation loss) or last
     patience: int | None = None                   # sft: None: auto; 0: no early stopping
+    packing: bool = False                         # sft: each step's examples in one row, no padding
     lora_rank: int = 16
     full: bool = False
     suffix: str | None = None
@@ -92,6 +93,7 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                     select=request.select, patience=request.patience)
     settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
                            merge=request.merge, precision=request.precision, max_length=request.max_length,
+                           packing=request.packing,
                            max_steps=request.max_steps, seed=request.seed, report_to=tuple(request.report_to),
                            suffix=request.suffix or defaults.suffix, **choice.settings)
     info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None,

@@ -58,3 +58,19 @@ def collate_packed(items: Sequence[Encoded], pad_id: int, row_length: int | None
     segments += [len(items)] * tail
     as_row = lambda values: torch.tensor([values], dtype=torch.long)  # noqa: E731
     return as_row(ids), as_row(positions), as_row(labels), as_row(segments)
+
+
+def step_inputs(items: Sequence[Encoded], pad_id: int, packed: bool, device) -> tuple[dict, int]:
+    """forward_selected's keyword arguments for one step's examples (one packed row, or a padded batch), and
+    the number of real (non-padding) tokens in them."""
+    from .batching import collate
+
+    if packed:
+        ids, positions, labels, segments = collate_packed(items, pad_id)
+        inputs = {"input_ids": ids, "attention_mask": None, "labels": labels, "position_ids": positions,
+                  "segments": segments}
+    else:
+        ids, mask, labels = collate(items, pad_id)
+        inputs = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    moved = {k: (v.to(device) if v is not None and k != "segments" else v) for k, v in inputs.items()}
+    return moved, sum(len(x) for x in items)

@@ -32,6 +32,7 @@ class SFTSettings:
     threads: int | None = None
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many steps (tests, benchmarks)"})
     select: str = field(default="best", metadata={"help": "best (lowest validation loss) or last checkpoint"})
+    packing: bool = field(default=False, metadata={"help": "pack each step's examples into one row (no padding)"})
     patience: int = field(default=0, metadata={"help": "stop after N evaluations without a new best (0: never)"})
 
     def __post_init__(self):

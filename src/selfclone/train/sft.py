@@ -23,9 +23,10 @@ from .. import machine, models
 from ..dataset.chat import Example, read_examples, write_examples
 from ..errors import TrainingError
 from . import checkpoint, selection
-from .batching import collate, encode_all, length_grouped_batches
+from .batching import encode_all, length_grouped_batches
 from .loss import evaluate, forward_selected
 from .metrics import TensorBoardLog, plot_curves
+from .packing import step_inputs
 from .rundir import RunDir, new_run_id
 from .settings import SFTSettings
 
@@ -192,9 +193,9 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
             batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, epoch)
             batch = [train_enc[i] for i in batches[state["step"] % steps_per_epoch]]
             started = time.perf_counter()
-            ids, mask, labels = collate(batch, pad_id)
+            inputs, real_tokens = step_inputs(batch, pad_id, settings.packing, model.device)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = forward_selected(model, ids.to(model.device), mask.to(model.device), labels.to(model.device))
+                out = forward_selected(model, **inputs)
             loss = out.loss
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {float(loss)} at step {state['step'] + 1}",
@@ -207,7 +208,7 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
             optimizer.zero_grad(set_to_none=True)
             state["step"] += 1
             state["elapsed_examples"] += len(batch)
-            state["elapsed_tokens"] += int(mask.sum())
+            state["elapsed_tokens"] += real_tokens
             state["train_seconds"] += time.perf_counter() - started
             log({"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
                  "train_loss": loss.item(), "train_token_accuracy": out.correct / max(out.tokens, 1),
