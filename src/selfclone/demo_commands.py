@@ -15,15 +15,13 @@ from rich.table import Table
 from .dataset.chat import read_examples
 from .demo import compare, demo_files, persona
 from .terminal import console
-from .train.display import run_prepared
+from .train.display import print_recipe, run_prepared
 from .train.methods import TrainRequest, prepare
 from .workspace import CONFIG_NAME, Workspace
 
 
 def demo(directory: Path = typer.Option(Path("demo-workspace"), "--dir", help="workspace folder to create or reuse"),
-         epochs: int = typer.Option(3, help="training epochs"),
-         learning_rate_multiplier: float = typer.Option(
-             2.0, help="x 2e-4; 2 because validation loss on the demo was still falling after 3 epochs at 1"),
+         epochs: int = typer.Option(None, help="training epochs (default: the recipe's choice from the data)"),
          max_steps: int = typer.Option(None, help="stop training early (quick look)"),
          questions: int = typer.Option(5, help="held-out questions to show side by side")):
     """Run the whole loop on the embedded model and the demo persona: init -> train -> compare."""
@@ -39,9 +37,10 @@ def demo(directory: Path = typer.Option(Path("demo-workspace"), "--dir", help="w
         shutil.copyfile(demo_files() / name, ws.data_dir / f"maggie-{name}")
     heldout = read_examples(ws.data_dir / "maggie-heldout.jsonl")
     request = TrainRequest(data=ws.data_dir / "maggie-train.jsonl", epochs=epochs, suffix="maggie",
-                           max_steps=max_steps, learning_rate_multiplier=learning_rate_multiplier)
+                           max_steps=max_steps)
     prepared = prepare(request, ws.runs_dir)
-    console.print(f"[green]2/3 training[/] a LoRA clone ({prepared.description}), {epochs} epochs -> {prepared.run.path}")
+    console.print(f"[green]2/3 training[/] a LoRA clone ({prepared.description}) -> {prepared.run.path}")
+    print_recipe(prepared.run)
     run_prepared(prepared, "sft")
     name = prepared.run.info()["name"]
     console.print("[green]3/3 comparing[/] base model and clone")

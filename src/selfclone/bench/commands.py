@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import chat, eval, frontends, imports, preference, prepare, quality, recall, train
+from . import chat, eval, frontends, imports, preference, prepare, quality, recall, recipe, train
 
 BENCHMARKS = {
     "import": imports.bench_import_cmd,
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "quality": quality.bench_quality,
     "recall": recall.bench_recall,
     "frontends": frontends.bench_frontends,
+    "recipe": recipe.bench_recipe,
 }
 
 

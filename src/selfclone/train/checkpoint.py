@@ -21,14 +21,24 @@ def trainable_state(model) -> dict:
 
 def save(path: Path, model, optimizer, scheduler, state: dict) -> None:
     import torch
+
+    def extra(tmp: Path) -> None:
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()}, tmp / "optim.pt")
+
+    save_weights(path, model, state, extra)
+
+
+def save_weights(path: Path, model, state: dict, extra=None) -> None:
+    """The trainable weights and state.json only (the best checkpoint needs no optimizer); atomic."""
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
     try:
         save_file({k: v.contiguous() for k, v in trainable_state(model).items()}, tmp / "trainable.safetensors")
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()}, tmp / "optim.pt")
+        if extra is not None:
+            extra(tmp)
         write_json(tmp / "state.json", state)
         if path.exists():
             shutil.rmtree(path)
@@ -38,7 +48,8 @@ def save(path: Path, model, optimizer, scheduler, state: dict) -> None:
         raise
 
 
-def load(path: Path, model, optimizer, scheduler) -> dict:
+def load_weights(path: Path, model) -> dict:
+    """Copy a checkpoint's trainable weights into `model`; returns its state.json."""
     import torch
     from safetensors.torch import load_file
 
@@ -47,9 +58,16 @@ def load(path: Path, model, optimizer, scheduler) -> dict:
     with torch.no_grad():
         for name, value in weights.items():
             params[name].copy_(value)
+    return json.loads((path / "state.json").read_text())
+
+
+def load(path: Path, model, optimizer, scheduler) -> dict:
+    import torch
+
+    state = load_weights(path, model)
     extra = torch.load(path / "optim.pt", weights_only=False)
     optimizer.load_state_dict(extra["optimizer"])
     scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
     random.setstate(extra["python_rng"])
-    return json.loads((path / "state.json").read_text())
+    return state

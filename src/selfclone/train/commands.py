@@ -13,9 +13,10 @@ import typer
 from ..dataset.preferences import pairs_from_store, ranked_models
 from ..errors import DataError, TrainingError
 from ..terminal import console, workspace
-from .display import run_prepared
+from .display import print_recipe, run_prepared
 from .methods import METHODS, Defaults, TrainRequest, prepare, resume as resume_run
 from .preference_runs import model_key
+from .recipe import parse_auto
 from .rundir import RunDir
 
 
@@ -50,9 +51,12 @@ def train_cmd(
     data: Path = typer.Argument(None, help="training data: chat JSONL (or legacy prompt/completion JSONL)"),
     validation: Path = typer.Option(None, "--validation", help="validation JSONL (default: a seeded 10% once >= 50 examples)"),
     model: str = typer.Option(None, help="base model (default: the workspace's, else smollm2-135m)"),
-    epochs: int = typer.Option(3, help="passes over the data"),
-    learning_rate_multiplier: float = typer.Option(1.0, help="x 2e-4 for LoRA, x 2e-5 for --full"),
-    batch_size: int = typer.Option(8),
+    epochs: str = typer.Option("auto", help="passes over the data; auto: from the data's size (train/recipe.py)"),
+    learning_rate_multiplier: str = typer.Option("auto", help="x 2e-4 for LoRA, x 2e-5 for --full; auto: from the steps"),
+    batch_size: str = typer.Option("auto", help="examples per step; auto: from the data's size and length"),
+    select: str = typer.Option("best", help="best: keep the step of the lowest validation loss; last: the last step"),
+    patience: int = typer.Option(None, help="stop after N evaluations without a new best (default 3; 0: never)"),
+    packing: bool = typer.Option(False, "--packing", help="pack each step's examples into one row (no padding)"),
     lora_rank: int = typer.Option(16, help="LoRA rank"),
     full: bool = typer.Option(False, "--full", help="full fine-tuning instead of LoRA"),
     suffix: str = typer.Option(None, help="name part of the clone: ft:BASE:SUFFIX:RUNID"),
@@ -81,8 +85,10 @@ def train_cmd(
                             "leave them out to resume, or start a new run with them (without --resume)")
     if resume is not None and method == "sft":
         return run_prepared(resume_run(RunDir(resume), runs_dir), "sft")
-    request = TrainRequest(method=method, data=data, validation=validation, model=model, epochs=epochs,
-                           learning_rate_multiplier=learning_rate_multiplier, batch_size=batch_size,
+    request = TrainRequest(method=method, data=data, validation=validation, model=model,
+                           epochs=parse_auto(epochs, int, "--epochs"), batch_size=parse_auto(batch_size, int, "--batch-size"),
+                           learning_rate_multiplier=parse_auto(learning_rate_multiplier, float, "--learning-rate-multiplier"),
+                           select=select, patience=patience, packing=packing,
                            lora_rank=lora_rank, full=full, suffix=suffix, out=out, merge=merge, precision=precision,
                            max_length=max_length, max_steps=max_steps, seed=seed, report_to=tuple(report_to),
                            preferences=preferences, from_=from_, reward=reward, beta=beta,
@@ -93,6 +99,7 @@ def train_cmd(
         request = replace(request, **store_pairs(ws, from_, runs_dir))
     prepared = prepare(request, runs_dir, workspace_defaults(ws))
     console.print(f"run directory: {prepared.run.path}  ({prepared.description})")
+    print_recipe(prepared.run)
     run_prepared(prepared, method)
 
 

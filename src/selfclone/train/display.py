@@ -34,6 +34,16 @@ class ProgressEvents:
         self.valid = row["valid_loss"]
 
 
+def print_recipe(run: RunDir) -> None:
+    """What the default recipe chose for the settings left at auto, and why (from run.json)."""
+    recipe = run.info().get("recipe")
+    if not recipe or not recipe.get("reasons"):
+        return
+    console.print("[bold]recipe[/] (settings left at auto, chosen from the data):")
+    for reason in recipe["reasons"]:
+        console.print(f"  {reason}")
+
+
 def print_summary(run: RunDir) -> None:
     info = run.info()
     s = info.get("summary", {})
@@ -42,9 +52,16 @@ def print_summary(run: RunDir) -> None:
         start = f" (from {s['initial_valid_loss']:.3f} before training)" if "initial_valid_loss" in s else ""
         console.print(f"  validation loss was lowest at epoch {s['best_epoch']:g} (step {s['best_step']}): "
                       f"{s['best_valid_loss']:.3f}{start}")
-        if s.get("final_valid_loss", 0) > s["best_valid_loss"] * 1.02:
+        if s.get("select") != "best" and s.get("final_valid_loss", 0) > s["best_valid_loss"] * 1.02:
             console.print(f"  [yellow]it rose after that (final {s['final_valid_loss']:.3f}): "
                           f"consider --epochs {max(1, round(s['best_epoch']))}[/]")
+    if s.get("stopped_early_at"):
+        console.print(f"  stopped early at step {s['stopped_early_at']}: no new lowest validation loss for "
+                      f"{info['settings'].get('patience')} evaluations")
+    if s.get("select") == "best" and s.get("selected_step") != s.get("steps"):
+        console.print(f"  kept the weights of step {s['selected_step']} (lowest validation loss), not the last step")
+    elif s.get("selection_note"):
+        console.print(f"  kept the last step: {s['selection_note']}")
     console.print(f"  {s.get('tokens_per_second', 0):.0f} tokens/s over {s.get('train_seconds', 0):.0f} s; "
                   f"curves: {run.curves_path}")
     console.print(f"  talk to it: selfclone chat {info['name']}")

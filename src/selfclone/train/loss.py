@@ -32,19 +32,23 @@ class Selected:
         return self.loss_sum / max(self.tokens, 1)
 
 
-def forward_selected(model, input_ids, attention_mask, labels) -> Selected:
+def forward_selected(model, input_ids, attention_mask, labels, position_ids=None, segments=None) -> Selected:
+    """Loss at the trained positions only. Packed rows (train/packing.py) pass `position_ids` that restart per
+    example and no attention mask, and `segments` to say which example each token belongs to."""
     import torch
     import torch.nn.functional as F
 
     core, head = _core_and_head(model)
-    hidden = core(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    # use_cache=False: no KV cache is needed here, and with one transformers ignores packed position_ids
+    hidden = core(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                  use_cache=False).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE
     logits = head(hidden[:, :-1][keep]).float()
     gold = targets[keep]
     loss_sum = F.cross_entropy(logits, gold, reduction="sum")
     with torch.no_grad():
-        example_index = keep.nonzero()[:, 0]
+        example_index = segments[:, 1:][keep] if segments is not None else keep.nonzero()[:, 0]
         correct, tokens, seq_correct, sequences = accuracy_counts(logits, gold, example_index)
     return Selected(loss_sum, tokens, correct, seq_correct, sequences)
 

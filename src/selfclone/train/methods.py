@@ -38,9 +38,12 @@ class TrainRequest:
     data: Path | None = None
     validation: Path | None = None
     model: str | None = None
-    epochs: int = 3
-    learning_rate_multiplier: float = 1.0
-    batch_size: int = 8
+    epochs: int | None = None                     # None: auto (sft: train/recipe.py; others: their default)
+    learning_rate_multiplier: float | None = None
+    batch_size: int | None = None
+    select: str = "best"                          # sft: best (lowest validation loss) or last
+    patience: int | None = None                   # sft: None: auto; 0: no early stopping
+    packing: bool = False                         # sft: each step's examples in one row, no padding
     lora_rank: int = 16
     full: bool = False
     suffix: str | None = None
@@ -95,20 +98,16 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
     from . import sft
     from .settings import SFTSettings
 
+    from .. import models
+    from .recipe import choose
+
     if request.data is None:
         raise TrainingError("no training data given", "pass DATA.jsonl, or --resume RUN_DIR")
-    settings = SFTSettings(model=request.model or defaults.model, epochs=request.epochs,
-                           batch_size=request.batch_size, learning_rate_multiplier=request.learning_rate_multiplier,
-                           full=request.full, lora_rank=request.lora_rank, merge=request.merge,
-                           precision=request.precision, max_length=request.max_length, max_steps=request.max_steps,
-                           seed=request.seed, report_to=tuple(request.report_to),
-                           suffix=request.suffix or defaults.suffix)
-    from .. import models
-
-    ref = models.resolve(settings.model, runs_dir)   # an unknown model fails here, before a run folder exists
+    ref = models.resolve(request.model or defaults.model, runs_dir)   # an unknown model fails here, before a run folder
     train_examples = read_examples(request.data)
+    continuing: dict = {}
     if request.continue_from:
-        settings, replayed = _continuing(request, settings, runs_dir, len(train_examples))
+        continuing, replayed = _continuing(request, runs_dir, len(train_examples))
         train_examples = train_examples + replayed
         request = replace(request, data_info=request.data_info | {"continued_from": request.continue_from,
                                                                    "replayed_examples": len(replayed)})
@@ -116,17 +115,28 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
         valid_examples = read_examples(request.validation)
     else:
         train_examples, valid_examples = auto_validation(train_examples, request.seed)
+    choice = choose(train_examples, valid_examples, full=request.full, epochs=request.epochs,
+                    learning_rate_multiplier=request.learning_rate_multiplier, batch_size=request.batch_size,
+                    select=request.select, patience=request.patience)
+    settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
+                           merge=request.merge, precision=request.precision, max_length=request.max_length,
+                           packing=request.packing,
+                           max_steps=request.max_steps, seed=request.seed, report_to=tuple(request.report_to),
+                           suffix=request.suffix or defaults.suffix, **choice.settings)
+    if continuing:
+        settings = replace(settings, **continuing)
     if ref.kind != "clone":
         check_lengths(ref, settings.max_length, request.max_length != TrainRequest.max_length,
                       train_examples + valid_examples)
-    info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None}
+    info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None,
+            "recipe": choice.to_dict()}
     run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info)
     return Prepared(run, f"{len(train_examples)} train, {len(valid_examples)} validation examples",
                     lambda events: sft.train(run, events, workspace_runs=runs_dir))
 
 
-def _continuing(request: TrainRequest, settings, runs_dir: Path, new: int):
-    """Settings that train a clone's adapter further, and a seeded sample of its own training data to replay."""
+def _continuing(request: TrainRequest, runs_dir: Path, new: int) -> tuple[dict, list]:
+    """The settings that train a clone's adapter further, and a seeded sample of its own training data to replay."""
     import random
 
     from .. import models
@@ -140,7 +150,7 @@ def _continuing(request: TrainRequest, settings, runs_dir: Path, new: int):
     earlier = read_examples(earlier_path) if earlier_path.exists() else []
     count = min(len(earlier), round(new * request.replay))
     replayed = random.Random(request.seed).sample(earlier, count)
-    return replace(settings, model=ref.base, continue_from=request.continue_from, full=False), replayed
+    return {"model": ref.base, "continue_from": request.continue_from, "full": False}, replayed
 
 
 def _default_start(method: str, request: TrainRequest, defaults: Defaults, runs_dir: Path) -> str:
@@ -175,8 +185,9 @@ def _prepare_preference(method: str, request: TrainRequest, runs_dir: Path, defa
     start = start_point(_default_start(method, request, defaults, runs_dir), runs_dir)
     match = models.CLONE_NAME.match(start.ref.name) if start.ref.kind == "clone" else None
     base_suffix = match["suffix"] if match else defaults.suffix
-    settings = PreferenceSettings(method, start=start.ref.name, epochs=request.epochs, batch_size=request.batch_size,
-                                  learning_rate_multiplier=request.learning_rate_multiplier,
+    given = {"epochs": request.epochs, "batch_size": request.batch_size,       # auto: the method's own default
+             "learning_rate_multiplier": request.learning_rate_multiplier}
+    settings = PreferenceSettings(method, start=start.ref.name, **{k: v for k, v in given.items() if v is not None},
                                   lora_rank=request.lora_rank, beta=request.beta, max_steps=request.max_steps,
                                   seed=request.seed, precision=request.precision,
                                   suffix=request.suffix or f"{base_suffix}-{method}",

@@ -35,6 +35,9 @@ class SFTSettings:
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many steps (tests, benchmarks)"})
     continue_from: str | None = field(default=None, metadata={"help": "a LoRA clone whose adapter this run trains "
                                                                    "further (`train --continue`); model is its base"})
+    select: str = field(default="best", metadata={"help": "best (lowest validation loss) or last checkpoint"})
+    packing: bool = field(default=False, metadata={"help": "pack each step's examples into one row (no padding)"})
+    patience: int = field(default=0, metadata={"help": "stop after N evaluations without a new best (0: never)"})
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "lora_rank", "max_length", "keep_checkpoints")
@@ -50,6 +53,10 @@ class SFTSettings:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}", "leave --max-steps out for no limit")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.select not in ("best", "last"):
+            raise ConfigError(f"select must be best or last, got {self.select!r}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0 (0: no early stopping), got {self.patience}")
         if not 0 <= self.lora_dropout < 1:
             raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         unknown = set(self.report_to) - {"tensorboard", "wandb", "mlflow", "none"}

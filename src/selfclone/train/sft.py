@@ -22,10 +22,11 @@ from typing import Protocol
 from .. import machine, models
 from ..dataset.chat import Example, read_examples, write_examples
 from ..errors import TrainingError
-from . import checkpoint
-from .batching import collate, encode_all, length_grouped_batches
+from . import checkpoint, selection
+from .batching import encode_all, length_grouped_batches
 from .loss import evaluate, forward_selected
 from .metrics import TensorBoardLog, plot_curves
+from .packing import step_inputs
 from .rundir import RunDir, new_run_id
 from .settings import SFTSettings
 
@@ -169,14 +170,16 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
         if events:
             (events.on_step if kind == "step" else events.on_eval)(row)
 
-    def run_eval(step: int) -> None:
+    def run_eval(step: int) -> bool:
+        """Evaluate, log, keep the best weights; True when early stopping says to stop."""
         if not valid_enc:
-            return
+            return False
         result = evaluate(model, valid_enc, pad_id, batch_size=settings.batch_size * 2, autocast=bf16)
         log({"step": step, "epoch": round(step / steps_per_epoch, 4), "valid_loss": result["loss"],
              "valid_token_accuracy": result["token_accuracy"],
              "valid_sequence_accuracy": result["sequence_accuracy"]}, "eval")
         plot_curves(run.read_metrics(), run.curves_path, info["name"])
+        return selection.observe(run, state, step, result["loss"], model, settings.patience)
 
     def save_checkpoint() -> None:
         checkpoint.save(run.checkpoint_dir(state["step"]), model, optimizer, scheduler, state)
@@ -190,9 +193,9 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
             batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, epoch)
             batch = [train_enc[i] for i in batches[state["step"] % steps_per_epoch]]
             started = time.perf_counter()
-            ids, mask, labels = collate(batch, pad_id)
+            inputs, real_tokens = step_inputs(batch, pad_id, settings.packing, model.device)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = forward_selected(model, ids.to(model.device), mask.to(model.device), labels.to(model.device))
+                out = forward_selected(model, **inputs)
             loss = out.loss
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {float(loss)} at step {state['step'] + 1}",
@@ -205,7 +208,7 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
             optimizer.zero_grad(set_to_none=True)
             state["step"] += 1
             state["elapsed_examples"] += len(batch)
-            state["elapsed_tokens"] += int(mask.sum())
+            state["elapsed_tokens"] += real_tokens
             state["train_seconds"] += time.perf_counter() - started
             log({"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
                  "train_loss": loss.item(), "train_token_accuracy": out.correct / max(out.tokens, 1),
@@ -214,8 +217,11 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
                  "learning_rate": lr, "step_seconds": round(time.perf_counter() - started, 3)}, "step")
             at_epoch_end = state["step"] % steps_per_epoch == 0
             if at_epoch_end or state["step"] % eval_every == 0 or state["step"] == total_steps:
-                run_eval(state["step"])
+                stop_early = run_eval(state["step"])
                 save_checkpoint()
+                if stop_early and state["step"] < total_steps:
+                    state["stopped_early"] = state["step"]
+                    break
             if stop.requested and state["step"] < total_steps:
                 save_checkpoint()
                 run.update(status="interrupted")
@@ -225,7 +231,11 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
                                           f"continue with `selfclone train --resume {run.path}`")
     for tracker in trackers:
         tracker.close()
-    return _finish(run, model, tokenizer, settings, state, steps_per_epoch)
+    chosen = selection.restore_best(run, model, state) if settings.select == "best" else \
+        {"select": "last", "selected_step": state["step"]}
+    if state.get("stopped_early"):
+        chosen["stopped_early_at"] = state["stopped_early"]
+    return _finish(run, model, tokenizer, settings, state, steps_per_epoch, chosen)
 
 
 def _extra_trackers(settings: SFTSettings, info: dict) -> list:
@@ -249,7 +259,8 @@ def summarize(rows: list[dict], steps_per_epoch: int) -> dict:
     return summary
 
 
-def _finish(run: RunDir, model, tokenizer, settings: SFTSettings, state: dict, steps_per_epoch: int) -> dict:
+def _finish(run: RunDir, model, tokenizer, settings: SFTSettings, state: dict, steps_per_epoch: int,
+            chosen: dict) -> dict:
     from ..fileio import atomic_dir
 
     if settings.full:
@@ -266,7 +277,7 @@ def _finish(run: RunDir, model, tokenizer, settings: SFTSettings, state: dict, s
                 tokenizer.save_pretrained(tmp)
     with atomic_dir(run.tokenizer) as tmp:
         tokenizer.save_pretrained(tmp)
-    summary = summarize(run.read_metrics(), steps_per_epoch)
+    summary = summarize(run.read_metrics(), steps_per_epoch) | chosen
     summary["train_seconds"] = round(state["train_seconds"], 1)
     summary["tokens_per_second"] = round(state["elapsed_tokens"] / max(state["train_seconds"], 1e-9), 1)
     plot_curves(run.read_metrics(), run.curves_path, run.info()["name"])
