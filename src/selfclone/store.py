@@ -113,6 +113,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table rankings add column kind text not null default 'order';   -- order, best_worst, edit
         alter table rankings add column item_id integer references rank_items(id);
     """),
+    ("301_api_files", """
+        create table api_files (           -- uploads to POST /v1/files, validated by the dataset doctor's readers
+            id text primary key,           -- file-...
+            filename text not null,
+            purpose text not null,
+            bytes integer not null,
+            path text not null,            -- where the content is kept (the workspace's data/uploads/)
+            format text,                   -- chat or preference, when it parsed
+            status text not null,          -- processed or error
+            status_details text,           -- for errors: the line and the fix
+            created_at integer not null
+        );
+    """),
 ]
 
 
