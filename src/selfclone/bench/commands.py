@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from . import chat, eval, imports, preference, prepare, quality, train
+from . import chat, eval, imports, preference, prepare, quality, serve, train
 
 BENCHMARKS = {
     "import": imports.bench_import_cmd,
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "chat": chat.bench_chat,
     "eval": eval.bench_eval,
     "quality": quality.bench_quality,
+    "serve": serve.bench_serve,
 }
 
 
