@@ -32,6 +32,7 @@ AREAS = [
     "selfclone.collect.synth_commands",
     "selfclone.dataset.commands",
     "selfclone.train.commands",
+    "selfclone.train.jobs_commands",
     "selfclone.refine.commands",
     "selfclone.evaluate.commands",
     "selfclone.export.commands",

@@ -163,6 +163,47 @@ MIGRATIONS: list[tuple[str, str]] = [
             primary key (channel, chat_key)
         );
     """),
+    ("301_api_files", """
+        create table api_files (           -- uploads to POST /v1/files, validated by the dataset doctor's readers
+            id text primary key,           -- file-...
+            filename text not null,
+            purpose text not null,
+            bytes integer not null,
+            path text not null,            -- where the content is kept (the workspace's data/uploads/)
+            format text,                   -- chat or preference, when it parsed
+            status text not null,          -- processed or error
+            status_details text,           -- for errors: the line and the fix
+            created_at integer not null
+        );
+    """),
+    ("301_jobs", """
+        create table jobs (                -- the fine-tuning queue (selfclone/jobs.py): serve writes, train's worker runs
+            id text primary key,           -- ftjob-...
+            model text not null,
+            method text not null,          -- sft or dpo
+            training_file text not null,   -- a path
+            validation_file text,
+            suffix text,
+            seed integer,
+            hyperparameters_json text not null default '{}',
+            status text not null,          -- validating_files, queued, running, paused, succeeded, failed, cancelled
+            run_dir text,                  -- set once training starts; resuming continues from its checkpoints
+            fine_tuned_model text,
+            error text,
+            created_at integer not null,
+            finished_at integer
+        );
+        create table job_events (
+            id integer primary key,
+            job_id text not null references jobs(id) on delete cascade,
+            created_at integer not null,
+            level text not null default 'info',
+            type text not null default 'message',     -- message or metrics
+            message text not null,
+            data_json text
+        );
+        create index job_events_job on job_events(job_id, id);
+    """),
 ]
 
 

@@ -49,8 +49,10 @@ def list_clones(runs_dir: Path | None) -> list[dict]:
     return rows
 
 
-def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
-    """List base models and trained clones with their data, date and metrics."""
+def models_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """List base models and trained clones with their data, date and metrics; `models delete NAME` deletes a clone."""
+    if ctx.invoked_subcommand is not None:
+        return
     ws = workspace(required=False)
     bases = []
     for name, spec in models.EMBEDDED.items():
@@ -80,6 +82,22 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON"))
     console.print(table if clones else "[dim]no clones yet: `selfclone train DATA.jsonl`[/]")
 
 
+def delete(name: str = typer.Argument(..., help="the clone's name (ft:BASE:SUFFIX:RUNID)"),
+           yes: bool = typer.Option(False, "--yes", "-y", help="delete without asking")):
+    """Delete a clone: its run directory and its entry in the clone index."""
+    ws = workspace(required=False)
+    runs = ws.runs_dir if ws else None
+    ref = models.resolve(name, runs)
+    if not yes and not typer.confirm(f"delete {name} and its run directory {ref.run_dir or ref.path}?"):
+        console.print("[dim]nothing deleted[/]")
+        return
+    deleted = models.delete_clone(name, runs)
+    console.print(f"[green]deleted[/] {name} ({deleted})")
+
+
 def register_commands(app):
     app.command()(init)
-    app.command("models")(models_cmd)
+    group = typer.Typer(invoke_without_command=True, help="List base models and clones; delete a clone.")
+    group.callback()(models_cmd)
+    group.command("delete")(delete)
+    app.add_typer(group, name="models")

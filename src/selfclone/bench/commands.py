@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import chat, eval, frontends, imports, preference, prepare, quality, recall, recipe, train
+from . import chat, eval, frontends, imports, preference, prepare, quality, recall, recipe, serve, train
 
 BENCHMARKS = {
     "import": imports.bench_import_cmd,
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "recall": recall.bench_recall,
     "frontends": frontends.bench_frontends,
     "recipe": recipe.bench_recipe,
+    "serve": serve.bench_serve,
 }
 
 

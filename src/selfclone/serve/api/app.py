@@ -19,6 +19,8 @@ from . import errors
 from .errors import APIError, error_response, from_library
 from .model_pool import ModelPool
 from .routes_chat import router as chat_router
+from .routes_files import router as files_router
+from .routes_jobs import router as jobs_router
 
 models_router = APIRouter()
 
@@ -73,4 +75,6 @@ def create_app(pool: ModelPool, *, generation: GenerationOptions | None = None, 
 
     app.include_router(models_router, prefix="/v1")
     app.include_router(chat_router, prefix="/v1")
+    app.include_router(files_router, prefix="/v1")
+    app.include_router(jobs_router, prefix="/v1")
     return app

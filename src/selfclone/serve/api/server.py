@@ -7,7 +7,10 @@ It refuses a non-loopback address without a key and a port that is in use, then 
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
+import subprocess
+import sys
 
 import typer
 
@@ -63,7 +66,21 @@ def api(model: list[str] = typer.Argument(None, help="models to load at start (o
     app = create_app(pool, generation=ws.config.generation if ws else None, api_key=api_key,
                      store_path=ws.store_path if ws else None)
     console.print(f"[green]serving[/] http://{host}:{port}/v1  models: {', '.join(model or ()) or 'on request'}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    worker = start_worker(ws.root) if ws else None
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if worker is not None:      # Ctrl-C: the worker checkpoints the running job; the next start resumes it
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def start_worker(root) -> subprocess.Popen:
+    """The job worker as a child process through the CLI: serve never imports train (docs/ARCHITECTURE.md)."""
+    return subprocess.Popen([sys.executable, "-m", "selfclone", "jobs", "worker"], cwd=root)
 
 
 class APIFrontend:

@@ -1,0 +1,27 @@
+"""The job worker on a tiny model: a job queued through the API's queue trains to `succeeded` in a few real steps,
+writes metrics events, names its clone, and a second call finds the queue empty."""
+import json
+
+from selfclone import jobs, models
+from selfclone.store import Store
+from selfclone.train.worker import run_next
+
+
+def test_worker_trains_a_queued_job(ws, tiny_model_dir):
+    data = ws.data_dir / "me.jsonl"
+    data.write_text("\n".join(json.dumps({"messages": [{"role": "user", "content": f"question {i}?"},
+                                                       {"role": "assistant", "content": f"answer {i}, over."}]})
+                              for i in range(12)) + "\n")
+    with Store(ws.store_path) as store:
+        job = jobs.create(store, model=str(tiny_model_dir), training_file=str(data), suffix="ana",
+                          hyperparameters={"n_epochs": 1, "batch_size": 4}, seed=1)
+    assert run_next(ws.store_path, ws.runs_dir) == job["id"]
+    with Store(ws.store_path) as store:
+        done = jobs.get(store, job["id"])
+        events, _ = jobs.events(store, job["id"], limit=100)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["fine_tuned_model"].startswith("ft:") and done["fine_tuned_model"].endswith(":ana:" + done["run_dir"].rsplit("/", 1)[1])
+    metrics = [e["data"] for e in events if e["type"] == "metrics" and e["data"].get("train_loss") is not None]
+    assert metrics and all(m["train_loss"] > 0 for m in metrics)
+    assert models.resolve(done["fine_tuned_model"], ws.runs_dir).kind == "clone"
+    assert run_next(ws.store_path, ws.runs_dir) is None
