@@ -61,6 +61,7 @@ def test_bad_generation_option_is_rejected(tmp_path, capsys, monkeypatch):
 
 
 def test_init_then_models_lists_embedded_and_clones(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SELFCLONE_HOME", str(tmp_path / "home"))    # a clone index of its own: other tests add clones
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "init", "ws", "--person", "Ana")[0] == 0
     monkeypatch.chdir(tmp_path / "ws")

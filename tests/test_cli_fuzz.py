@@ -86,11 +86,11 @@ def chat_file(tmp_path):
 
 TRAIN_NUMBERS = [("--learning-rate-multiplier", "nan", "learning_rate_multiplier must be a finite number"),
                  ("--learning-rate-multiplier", "inf", "learning_rate_multiplier must be a finite number"),
-                 ("--learning-rate-multiplier", "-1", "learning_rate_multiplier must be > 0"),
+                 ("--learning-rate-multiplier", "-1", "--learning-rate-multiplier must be > 0"),
                  ("--max-steps", "0", "max_steps must be >= 1"),
                  ("--max-steps", "-1", "max_steps must be >= 1"),
-                 ("--epochs", "-1", "epochs must be >= 1"),
-                 ("--batch-size", "0", "batch_size must be >= 1")]
+                 ("--epochs", "-1", "--epochs must be > 0"),
+                 ("--batch-size", "0", "--batch-size must be > 0")]
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), TRAIN_NUMBERS)

@@ -24,13 +24,26 @@ def choose_backend(name: str, ref=None) -> tuple[str, str | None]:
 
     if getattr(ref, "kind", None) not in ("embedded", "gguf", "clone"):
         return "transformers", None
-    if available():
-        return "llamacpp", None
-    return "transformers", FAST_PATH_NOTE
+    if not available():
+        return "transformers", FAST_PATH_NOTE
+    run_dir = getattr(ref, "run_dir", None)
+    if ref.kind == "clone" and (run_dir is None or not (Path(run_dir) / "data" / "valid.jsonl").exists()):
+        # its GGUF is exported on first use only after the fidelity check, which needs the run's held-out data
+        return "transformers", ("this clone has no validation data to check a GGUF export against: talking through "
+                                "transformers (`selfclone export CLONE --check DATA` makes the fast path)")
+    return "llamacpp", None
 
 
 def open_backend(model, backend: str = "transformers", options: list[str] | dict | None = None, *,
                  workspace_runs: Path | None = None) -> Backend:
+    if backend == AUTO:           # servers and bots pass the flag on as given: choose here, for this model
+        from .. import models
+
+        try:
+            ref = models.as_ref(model, workspace_runs)
+        except SelfcloneError:
+            ref = None            # not a local model (a remote name): the chosen backend says what is wrong
+        backend, _ = choose_backend(backend, ref)
     available = backends()
     if backend not in available:
         raise SelfcloneError(f"unknown backend '{backend}'", f"choose one of: auto, {', '.join(sorted(available))}")
