@@ -3,9 +3,9 @@ Backend: focus, Enter/Shift+Enter, the streamed reply, reload keeps the conversa
 and the key: non-loopback without one is refused, with one the browser signs in once (cookie)."""
 from __future__ import annotations
 
+import contextlib
+
 import shutil
-import socket
-import threading
 import time
 
 import httpx
@@ -16,6 +16,7 @@ from selfclone.config import GenerationOptions
 from selfclone.errors import ConfigError
 from selfclone.serve.bot_conversations import BotConversations
 from selfclone.serve.api.server import check_bind
+from selfclone.serve.background import background_server
 from selfclone.serve.web.app import create_web_app
 
 CHROMIUM = shutil.which("chromium")
@@ -39,35 +40,15 @@ class SlowEcho:
         return self.inner.candidates(messages, options)
 
 
-def serve(app):
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def site(ws):
     people = BotConversations(SlowEcho(), GenerationOptions(max_tokens=20), channel="web", model="echo",
                               store=ws.store, idle_seconds=0, context="You are Maggie.")
-    made = []
+    with contextlib.ExitStack() as servers:
+        def start(api_key=None):
+            return servers.enter_context(background_server(create_web_app(people, model="echo", api_key=api_key))), people
 
-    def start(api_key=None):
-        server, thread, url = serve(create_web_app(people, model="echo", api_key=api_key))
-        made.append((server, thread))
-        return url, people
-
-    yield start
-    for server, thread in made:
-        server.should_exit = True
-        thread.join(10)
+        yield start
 
 
 @pytest.fixture
@@ -155,16 +136,12 @@ def test_the_api_is_served_under_v1_in_the_same_process(ws):
     people = BotConversations(open_backend("echo", "echo"), GenerationOptions(), channel="web", model="echo",
                               store=ws.store, idle_seconds=0)
     api = create_app(ModelPool(backend="echo", served=("echo",)), api_key="k")
-    server, thread, url = serve(create_web_app(people, model="echo", api_key="k", api=api))
-    try:
+    with background_server(create_web_app(people, model="echo", api_key="k", api=api)) as url:
         client = OpenAI(base_url=url + "/v1", api_key="k")
         reply = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}])
         assert "hi" in reply.choices[0].message.content
         assert httpx.get(url + "/").status_code in (200, 303)          # the pages are still there
         assert httpx.get(url + "/web/info", headers={"authorization": "Bearer k"}).json()["model"] == "echo"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @needs_chromium

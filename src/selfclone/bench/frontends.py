@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import typer
 
 from .. import machine
 from ..config import GenerationOptions
+from ..serve.background import background_server
 from ..terminal import console
 
 TOKEN = "1:bench"
@@ -88,33 +87,18 @@ def _telegram(people, n: int) -> list[float]:
     return times
 
 
-def _serve(app):
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    return server, f"http://127.0.0.1:{port}"
-
-
 def _web(people, n: int) -> list[float]:
     import httpx
 
     from ..serve.web.app import create_web_app
 
-    server, url = _serve(create_web_app(people, model="bench"))
     times = []
-    with httpx.Client() as client:
+    with background_server(create_web_app(people, model="bench")) as url, httpx.Client() as client:
         for i in range(n):
             start = time.perf_counter()
             with client.stream("POST", url + "/web/chat", json={"conversation": "bench", "text": f"message {i}"}) as r:
                 "".join(r.iter_text())
             times.append(time.perf_counter() - start)
-    server.should_exit = True
     return times
 
 
@@ -126,9 +110,8 @@ def _browser_first_token(people, n: int) -> list[float] | None:
 
     from ..serve.web.app import create_web_app
 
-    server, url = _serve(create_web_app(people, model="bench"))
     times = []
-    with sync_playwright() as p:
+    with background_server(create_web_app(people, model="bench")) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(url)
@@ -144,7 +127,6 @@ def _browser_first_token(people, n: int) -> list[float] | None:
             times.append(time.perf_counter() - start)
             page.wait_for_function(f"!document.querySelectorAll('#log li.assistant')[{count}].hasAttribute('aria-busy')")
         browser.close()
-    server.should_exit = True
     return times
 
 

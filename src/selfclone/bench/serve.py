@@ -7,9 +7,7 @@ token and latency, and the server's own overhead per request (API latency minus 
 from __future__ import annotations
 
 import contextlib
-import socket
 import statistics
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +17,7 @@ from .. import machine
 from ..config import GenerationOptions, ServeSettings
 from ..serve.api.app import create_app
 from ..serve.api.model_pool import ModelPool
+from ..serve.background import background_server
 from ..terminal import console
 
 QUESTIONS = ["how do you take your tea?", "what do the bees do in winter?", "tell me about the lighthouse",
@@ -27,21 +26,8 @@ QUESTIONS = ["how do you take your tea?", "what do the bees do in winter?", "tel
 
 @contextlib.contextmanager
 def _server(app):
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with background_server(app) as url:
+        yield url + "/v1"
 
 
 def _one(client, model: str, i: int, max_tokens: int) -> dict:
