@@ -121,13 +121,14 @@ class BotConversations:
                     clear_thread(store, self.channel, key)
 
 
-def open_bot(channel, model, allow, translate, backend, option, **talk_values):
-    """BotConversations and the Allowlist of a bot command, from its flags over the workspace's settings."""
+def open_bot(channel, model, allow, translate, backend, option, *, engine=None, **talk_values):
+    """BotConversations and the Allowlist of a bot command, from its flags over the workspace's settings;
+    `engine`: an already opened Backend for `model` (the web app passes its model pool's)."""
     from .terminal import open_talk
 
     values = dict(top_p=None, presence_penalty=None, frequency_penalty=None, stop=None, n=1,
                   no_repeat_ngram_size=None, seed=None, **talk_values)
-    ws, talk, engine = open_talk(model, backend, option, **values)
+    ws, talk, engine = open_talk(model, backend, option, engine=engine, **values)
     settings = getattr(ws.config, channel, None) if ws else None      # [telegram], [discord]; the web has none
     translation = open_translation(translate, engine, ws.config.translate if ws else None)
     people = BotConversations(engine, talk.options, channel=channel, model=model, store=ws.store if ws else None,
