@@ -60,6 +60,7 @@ def _state(game: TuringGame) -> dict:
 class TuringPage:
     name = "turing"
     title = "Turing game"
+    position = 30             # its place in the sidebar
 
     def router(self, site):
         from fastapi import APIRouter

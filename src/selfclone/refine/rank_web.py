@@ -20,14 +20,14 @@ from .rank import RankingLog, RankingSession, Response, workspace_prompts
 
 MAIN = """<section class="card"><form id="start" class="row">
 <label>Prompts file <input id="prompts" size="40" placeholder="the workspace's held-out and interview prompts"></label>
-<label>Candidates <input id="n" type="number" value="4" min="2" max="8"></label>
+<label>Replies per prompt <input id="n" type="number" value="4" min="2" max="8"></label>
 <label>Temperature <input id="temperature" type="number" value="0.9" min="0" max="2" step="0.1"></label>
 <button class="primary">Next prompt</button></form>
 <p id="progress" class="muted" role="status"></p></section>
 <section id="item" class="card" hidden><h3>The prompt</h3><ol id="prompt" class="prompt"></ol>
 <h3>Order the replies, best first</h3>
 <p class="muted">Drag a reply, or focus it and use Up/Down (Alt+Arrow keys). The top one is the best.</p>
-<ol id="candidates" class="candidates" aria-label="Candidates, best first"></ol>
+<ol id="candidates" class="candidates" aria-label="Replies, best first"></ol>
 <div class="actions"><button id="save" class="primary" type="button">Save this order</button>
 <button id="edit" type="button">Edit the best one</button><button id="skip" type="button">Skip</button></div>
 <div id="editing" hidden><label for="edited">What you would really say</label>
@@ -110,6 +110,7 @@ def model_key(site) -> str:
 class RankPage:
     name = "rank"
     title = "Rank"
+    position = 10             # its place in the sidebar
 
     def router(self, site):
         from fastapi import APIRouter

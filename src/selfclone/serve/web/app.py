@@ -166,7 +166,8 @@ def create_web_app(people: BotConversations, *, model: str, api_key: str | None 
     @app.get("/web/pages")
     async def page_list():
         return {"pages": [{"name": "chat", "title": "Chat", "url": "/"}] +
-                         [{"name": n, "title": p.title, "url": f"/{n}"} for n, p in sorted(pages.items())]}
+                         [{"name": n, "title": p.title, "url": f"/{n}"} for n, p in
+                          sorted(pages.items(), key=lambda item: (getattr(item[1], "position", 100), item[0]))]}
 
     site = Site(people.backend, people.options, people.store, model, workspace)
     for page in pages.values():

@@ -72,6 +72,7 @@ def reports(workspace) -> list[Path]:
 class ModelsPage:
     name = "models"
     title = "Models"
+    position = 50             # its place in the sidebar
 
     def router(self, site):
         from fastapi import APIRouter

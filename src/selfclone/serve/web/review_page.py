@@ -62,6 +62,7 @@ next();
 class ReviewPage:
     name = "review"
     title = "Review"
+    position = 20             # its place in the sidebar
 
     def router(self, site):
         from fastapi import APIRouter

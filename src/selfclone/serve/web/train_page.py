@@ -51,6 +51,7 @@ def findings(path: Path) -> dict:
 class TrainPage:
     name = "train"
     title = "Train"
+    position = 40             # its place in the sidebar
 
     def router(self, site):
         from fastapi import APIRouter
