@@ -111,10 +111,11 @@ def test_review_keeps_and_edits_the_clones_replies(web, browser, ws):
 
 @pytest.mark.slow
 def test_train_upload_doctor_job_progress_and_curves_then_models(web, browser, ws, tiny_model_dir, tmp_path):
-    data = tmp_path / "me.jsonl"
-    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"question {i}?"},
-                                                     {"role": "assistant", "content": f"answer {i}, over."}]}) + "\n"
-                            for i in range(12)) + "\n" + json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    lines = [json.dumps({"messages": [{"role": "user", "content": f"question {i}?"},
+                                      {"role": "assistant", "content": f"answer {i}, over."}]}) for i in range(12)]
+    data, broken = tmp_path / "me.jsonl", tmp_path / "broken.jsonl"
+    data.write_text("\n".join(lines + lines[:1]) + "\n")                      # one exact duplicate for the doctor
+    broken.write_text("\n".join(lines[:2] + ['{"messages": [{"role": "user"'] + lines[2:]) + "\n")
     api = create_app(ModelPool(backend="transformers", workspace_runs=ws.runs_dir), api_key="k",
                      store_path=ws.store_path)
     url = web(api=api, api_key="k")
@@ -123,16 +124,23 @@ def test_train_upload_doctor_job_progress_and_curves_then_models(web, browser, w
     page.get_by_label("Key").fill("k")
     page.get_by_role("button", name="Sign in").click()
     page.goto(url + "/train")                           # the cookie signs the browser in to /v1 too
-    page.get_by_label("Chat JSONL (or DPO pairs)").set_input_files(str(data))
+    page.get_by_label("Chat JSONL (or DPO pairs)").set_input_files(str(broken))
     page.get_by_role("button", name="Upload").click()
     page.wait_for_function("document.getElementById('doctor-summary').textContent.includes('findings')")
-    assert "processed" in page.locator("#file-status").text_content()
-    assert page.locator("#findings li").count() >= 1          # at least the example without a reply
+    assert page.locator("#file-status").text_content() == "broken.jsonl: error"
+    assert "line 3" in page.locator("#file-details").text_content() and page.locator("#job-form").is_hidden()
+    shot(page, "train-broken-file")
+    page.get_by_label("Chat JSONL (or DPO pairs)").set_input_files(str(data))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_function("document.getElementById('file-status').textContent.startsWith('me.jsonl') && "
+                           "document.getElementById('doctor-summary').textContent.includes('findings')")
+    assert page.locator("#file-status").text_content() == "me.jsonl: processed"
+    assert "duplicate" in page.locator("#findings").text_content().lower()      # the doctor's finding
     page.get_by_label("Base model").fill(str(tiny_model_dir))
     page.get_by_label("Epochs").fill("1")
     page.get_by_label("Name suffix").fill("web")
     page.get_by_role("button", name="Start training").click()
-    page.locator("#job:not([hidden])").wait_for()
+    page.wait_for_function("document.getElementById('job-status').textContent.length > 0")
     assert page.locator("#job-status").text_content().startswith(("queued", "running", "validating"))
     with job_worker(ws.root):                           # the worker `serve web` starts, as a child process
         page.wait_for_function("document.getElementById('job-status').textContent.startsWith('succeeded') || "

@@ -50,7 +50,7 @@ async function doctor(id) {
   $("findings").replaceChildren(...report.notices.map((n) => element("li", {className: "finding info", textContent: n})),
     ...report.findings.map((f) => element("li", {className: "finding " + f.severity,
       textContent: f.severity + " [" + f.check + "] " + f.message + (f.rows.length ? " (lines " + f.rows.join(", ") + ")" : "") +
-                   (f.fix ? ": " + f.fix + (f.applied ? " (applied when training)" : "") : "")})));
+                   (f.fix ? ": " + f.fix + (f.applied ? " (applied)" : "") : "")})));
 }
 
 $("upload").onsubmit = async (e) => {
@@ -111,7 +111,9 @@ async function poll() {
     $("job-step").textContent = totalSteps ? "step " + step + " of " + totalSteps : "";
     draw("loss", ["train_loss", "valid_loss"]);
     draw("accuracy", ["train_mean_token_accuracy", "valid_mean_token_accuracy"]);
-    if (["succeeded", "failed", "cancelled"].includes(job.status)) clearInterval(timer);
+    const over = ["succeeded", "failed", "cancelled"].includes(job.status);
+    $("cancel").hidden = over;
+    if (over) clearInterval(timer);
   } catch (err) { showError(err); clearInterval(timer); }
   polling = false;
 }
