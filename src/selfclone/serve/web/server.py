@@ -1,6 +1,8 @@
 """`selfclone serve web [MODEL] [--host] [--port] [--api-key] [--open]` and `selfclone app` (the same, opening
 the browser): the pages and the OpenAI-compatible API under /v1 in one process, on 127.0.0.1 by default; any other
-address needs --api-key.
+address needs --api-key. The pages and /v1 share one model pool (the chat page talks through the pool's copy of the
+served model), and inside a workspace the job worker runs as a child process, as with `serve api`, so the Train
+page's jobs train.
 
     selfclone app ft:smollm2-135m:maggie:RUN
     selfclone serve web smollm2-135m --host 0.0.0.0 --api-key s3cret
