@@ -64,6 +64,7 @@ def test_rank_a_prompt_by_keyboard_and_drag_then_edit_the_best(web, browser, ws,
     page.keyboard.press("Enter")                               # a button, by keyboard: reply 3 goes above 2
     page.locator("#candidates li").nth(0).press("Alt+ArrowDown")   # and reply 1 below what follows it
     assert texts() == [f"echo: how are the bees? #{i}" for i in (2, 0, 1)]
+    assert page.locator("#moved").text_content() == "Reply 1 is now in place 2"      # said aloud to screen readers
     page.locator("#candidates li").nth(2).drag_to(page.locator("#candidates li").nth(0), target_position={"x": 5, "y": 2})
     assert texts()[0] == "echo: how are the bees? #1"           # dragged to the top
     shot(page, "rank")
@@ -215,3 +216,18 @@ def test_serve_web_shares_one_model_between_the_chat_page_and_v1(ws, monkeypatch
             model="echo", messages=[{"role": "user", "content": "hi"}])
         assert "hi" in reply.choices[0].message.content
     assert pool.loaded() == ["echo"]                     # /v1 used the same copy: nothing else was loaded
+
+
+def test_pages_say_clearly_what_is_missing(web, browser, ws):
+    page = browser.new_page()
+    page.goto(web() + "/rank")
+    page.get_by_role("button", name="Next prompt").click()          # no prompts file, nothing held out, no interview
+    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    assert "no prompts to rank" in page.locator("#error").text_content()
+    assert "--prompts FILE" in page.locator("#error").text_content()
+    outside = BotConversations(open_backend("echo", "echo"), GenerationOptions(), channel="web", model="echo")
+    with background_server(create_web_app(outside, model="echo")) as url:     # no workspace at all
+        answer = httpx.post(url + "/web/review/next", json={})
+        assert answer.status_code == 400 and "reviewing needs a workspace" in answer.json()["error"]["message"]
+        assert "selfclone init" in answer.json()["error"]["hint"]
+        assert httpx.get(url + "/web/models").json()["reports"] == []      # reports live in a workspace

@@ -27,7 +27,7 @@ MAIN = """<section class="card"><form id="start" class="row">
 <section id="item" class="card" hidden><h3>The prompt</h3><ol id="prompt" class="prompt"></ol>
 <h3>Order the replies, best first</h3>
 <p class="muted">Drag a reply, or focus it and use Up/Down (Alt+Arrow keys). The top one is the best.</p>
-<ol id="candidates" class="candidates" aria-label="Replies, best first"></ol>
+<ol id="candidates" class="candidates" aria-label="Replies, best first"></ol><p id="moved" class="muted" aria-live="polite"></p>
 <div class="actions"><button id="save" class="primary" type="button">Save this order</button>
 <button id="edit" type="button">Edit the best one</button><button id="skip" type="button">Skip</button></div>
 <div id="editing" hidden><label for="edited">What you would really say</label>
@@ -44,6 +44,10 @@ function move(li, step) {
   if (step < 0 && !to) return;
   list.insertBefore(li, to || null);
   li.querySelector(step < 0 ? ".up" : ".down").focus();
+  announce(li);
+}
+function announce(li) {
+  $("moved").textContent = "Reply " + (+li.dataset.index + 1) + " is now in place " + ([...list.children].indexOf(li) + 1);
 }
 function candidate(text, index) {
   const li = element("li", {draggable: true, tabIndex: -1});
@@ -57,7 +61,7 @@ function candidate(text, index) {
     if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) { e.preventDefault(); move(li, e.key === "ArrowUp" ? -1 : 1); }
   });
   li.addEventListener("dragstart", (e) => { li.classList.add("dragging"); e.dataTransfer.effectAllowed = "move"; });
-  li.addEventListener("dragend", () => li.classList.remove("dragging"));
+  li.addEventListener("dragend", () => { li.classList.remove("dragging"); announce(li); });
   return li;
 }
 list.addEventListener("dragover", (e) => {
