@@ -127,7 +127,7 @@ def test_train_upload_doctor_job_progress_and_curves_then_models(web, browser, w
     page.goto(url + "/train")                           # the cookie signs the browser in to /v1 too
     page.get_by_label("Chat JSONL (or DPO pairs)").set_input_files(str(broken))
     page.get_by_role("button", name="Upload").click()
-    page.wait_for_function("document.getElementById('doctor-summary').textContent.includes('findings')")
+    page.wait_for_function("document.getElementById('doctor-summary').textContent.includes('upload the file again')")
     assert page.locator("#file-status").text_content() == "broken.jsonl: error"
     assert "line 3" in page.locator("#file-details").text_content() and page.locator("#job-form").is_hidden()
     shot(page, "train-broken-file")

@@ -66,11 +66,9 @@ class TrainPage:
         @router.get("/web/files/{file_id}/doctor")
         async def doctor(file_id: str):
             with site.open_store("training") as store:
-                row = store.db.execute("select path, status from api_files where id = ?", (file_id,)).fetchone()
+                row = store.db.execute("select path from api_files where id = ?", (file_id,)).fetchone()
             if row is None:
                 raise DataError(f"no uploaded file with id '{file_id}'", "upload it again")
-            if row["status"] == "error":     # the readers' own message is already the file's status_details
-                return {"examples": 0, "complete": False, "blocking": 1, "notices": [], "findings": []}
             try:
                 return await run_in_threadpool(findings, Path(row["path"]))
             except SelfcloneError as exc:

@@ -64,7 +64,10 @@ $("upload").onsubmit = async (e) => {
     fileId = file.id;
     showFile(file);
     $("job-form").hidden = file.status === "error";
-    await doctor(file.id);
+    if (file.status === "error") {      // the readers' message names the line; the doctor's checks need a readable file
+      $("doctor-summary").textContent = "Fix it, then upload the file again.";
+      $("findings").replaceChildren();
+    } else await doctor(file.id);
   } catch (err) { showError(err); }
 };
 
