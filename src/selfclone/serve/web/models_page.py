@@ -31,9 +31,11 @@ const fixed = (v, d) => v === null || v === undefined ? "-" : (+v).toFixed(d);
     for (const c of data.clones) {
       const s = c.summary || {};
       const curves = c.curves ? element("a", {href: c.curves, textContent: "curves"}) : "-";
-      const cells = [c.name, c.method, c.base_model, (c.created || "").slice(0, 16).replace("T", " "), s.steps,
+      const base = (c.base_model || "-").split("/").filter(Boolean).pop();       // a folder: its name (full path on hover)
+      const cells = [c.name, c.method, base, (c.created || "").slice(0, 16).replace("T", " "), s.steps,
                      fixed(s.best_valid_loss, 3), fixed(s.final_train_loss, 3), s.tokens_per_second, c.status];
       const row = element("tr", {}, ...cells.map((v) => element("td", {textContent: v ?? "-"})), element("td", {}, curves));
+      row.cells[2].title = c.base_model || "";
       body.appendChild(row);
     }
     $("no-clones").hidden = data.clones.length > 0;
