@@ -231,3 +231,24 @@ def test_pages_say_clearly_what_is_missing(web, browser, ws):
         assert answer.status_code == 400 and "reviewing needs a workspace" in answer.json()["error"]["message"]
         assert "selfclone init" in answer.json()["error"]["hint"]
         assert httpx.get(url + "/web/models").json()["reports"] == []      # reports live in a workspace
+
+
+def test_a_reset_web_conversation_comes_to_the_review_page(web, browser, ws):
+    page = browser.new_page()
+    page.goto(web())
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("are the bees calm?")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('#log li.assistant') && "
+                           "!document.querySelector('#log li.assistant').hasAttribute('aria-busy')")
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_function("document.querySelectorAll('#log li').length == 0")
+    page.get_by_role("link", name="Review").click()
+    page.locator("#reply", has_text="echo: are the bees calm?").wait_for()
+    page.get_by_label("What you would have said").fill("calm as anything")
+    page.get_by_role("button", name="Reject").click()
+    page.locator("#done").wait_for(state="visible")
+    [stored] = rows(ws, "select channel from conversations")
+    [pair] = rows(ws, "select kind, edited from rankings")
+    assert stored["channel"] == "web" and pair == {"kind": "edit", "edited": "calm as anything"}
+    assert rows(ws, "select count(*) as n from examples where source = 'review'") == [{"n": 0}]   # rejected: no example

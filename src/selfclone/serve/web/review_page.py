@@ -20,7 +20,7 @@ MAIN = """<p id="left" class="muted" role="status"></p>
 <div class="actions"><button id="keep" class="primary" type="button">Keep</button>
 <button id="edit" type="button">Save my edit</button><button id="reject" type="button">Reject</button>
 <button id="skip" type="button">Skip</button></div></section>
-<p id="done" class="muted" hidden>Nothing left to review: the replies of a `selfclone chat` conversation come here when it ends.</p>"""
+<p id="done" class="muted" hidden>Nothing left to review: a conversation comes here when it ends (Reset on the Chat page, /reset or a silence in a bot, the end of `selfclone chat`).</p>"""
 
 SCRIPT = """
 let item = null;
