@@ -178,7 +178,7 @@ def test_models_page_lists_a_clone_and_serves_its_report(web, browser, ws):
     page = browser.new_page()
     page.goto(web() + "/models")
     page.get_by_role("cell", name="ft:smollm2-135m:maggie:20261202-010000-abcd").wait_for()
-    row = page.locator("#clones tbody tr").first
+    row = page.locator("#clones tbody tr", has_text="20261202-010000-abcd")     # the index may hold other clones
     assert "1.235" in row.text_content() and "0.988" in row.text_content() and "finished" in row.text_content()
     shot(page, "models")
     page.get_by_role("link", name="maggie.html").click()
