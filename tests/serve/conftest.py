@@ -1,7 +1,9 @@
-"""A real uvicorn server on 127.0.0.1 and a free port, in a thread, for the API tests."""
+"""A real uvicorn server on 127.0.0.1 and a free port, in a thread, for the API tests; headless Chromium (Debian's
+`chromium`, through Playwright) for the web app's tests."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 
 import pytest
 
@@ -18,3 +20,17 @@ def running(app):
 def serve_app():
     """`with serve_app(app) as base_url:` runs `app` on a real server until the block ends."""
     return running
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium; the test is skipped where chromium is not installed (`apt-get install chromium`)."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("apt-get install chromium (CI does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        b.close()

@@ -1,5 +1,7 @@
 """What the chat bots (Telegram, Discord) share: the allowlist, one ChatSession per user kept in the store (so a
-restart keeps it) and reset after a silence, on /start and /reset, and replies split to the platform's limit.
+restart keeps it) and reset after a silence, on /start and /reset, and replies split to the platform's limit. A
+conversation that ends (a reset, or the silence) is stored in the `conversations` table, like a finished
+`selfclone chat`, so `selfclone review` and the web app's Review page go through its replies.
 
     people = BotConversations(backend, options, channel="telegram", model="ft:...", store=ws.store,
                               idle_seconds=600, context="You are Maggie.", memory=4)
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..config import GenerationOptions
-from ..persona.conversations import clear_thread, load_thread, save_thread
+from ..persona.conversations import clear_thread, load_thread, save_conversation, save_thread
 from ..persona.session import ChatSession
 from ..persona.translation import Translation, open_translation
 
@@ -85,8 +87,15 @@ class BotConversations:
             self.sessions[key] = (self._new_session(history), last)
         session, last = self.sessions[key]
         if self.idle_seconds and now - last > self.idle_seconds:
+            self._keep(session)
             session.reset()
         return session
+
+    def _keep(self, session: ChatSession) -> None:
+        """Store a conversation that ends, for review."""
+        if self.store and session.history:
+            with self.store() as store:
+                save_conversation(store, self.model, self.channel, session.transcript())
 
     def _new_session(self, history: list[dict]) -> ChatSession:
         return ChatSession(self.backend, self.options, context=self.context, memory=self.memory,
@@ -115,19 +124,21 @@ class BotConversations:
 
     def reset(self, key: str) -> None:
         with self.lock:
+            self._keep(self.session(key))
             self.sessions[key] = (self._new_session([]), self.clock())
             if self.store:
                 with self.store() as store:
                     clear_thread(store, self.channel, key)
 
 
-def open_bot(channel, model, allow, translate, backend, option, **talk_values):
-    """BotConversations and the Allowlist of a bot command, from its flags over the workspace's settings."""
+def open_bot(channel, model, allow, translate, backend, option, *, engine=None, **talk_values):
+    """BotConversations and the Allowlist of a bot command, from its flags over the workspace's settings;
+    `engine`: an already opened Backend for `model` (the web app passes its model pool's)."""
     from .terminal import open_talk
 
     values = dict(top_p=None, presence_penalty=None, frequency_penalty=None, stop=None, n=1,
                   no_repeat_ngram_size=None, seed=None, **talk_values)
-    ws, talk, engine = open_talk(model, backend, option, **values)
+    ws, talk, engine = open_talk(model, backend, option, engine=engine, **values)
     settings = getattr(ws.config, channel, None) if ws else None      # [telegram], [discord]; the web has none
     translation = open_translation(translate, engine, ws.config.translate if ws else None)
     people = BotConversations(engine, talk.options, channel=channel, model=model, store=ws.store if ws else None,
