@@ -3,9 +3,6 @@ from its last checkpoint and it reaches `succeeded` at the same final step."""
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,28 +19,12 @@ DATA = "\n".join(json.dumps({"messages": [{"role": "user", "content": f"question
                  for i in range(16)) + "\n"
 
 
-def start(ws):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "selfclone", "serve", "api", "--port", str(port)],
-                              cwd=ws.root, start_new_session=True)
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
-    for _ in range(300):
-        try:
-            client.models.list()
-            return server, client
-        except openai.APIConnectionError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
-def test_kill_9_then_restart_resumes_to_the_same_final_step(ws, tiny_model_dir):
-    server, client = start(ws)
+def test_kill_9_then_restart_resumes_to_the_same_final_step(ws, tiny_model_dir, api_process):
+    server, client = api_process(ws)
     try:
         upload = client.files.create(file=("me.jsonl", DATA.encode()), purpose="fine-tune")
         job = client.fine_tuning.jobs.create(training_file=upload.id, model=str(tiny_model_dir), suffix="ana",
-                                             hyperparameters={"n_epochs": 40, "batch_size": 4})
+                                             hyperparameters={"n_epochs": 8, "batch_size": 4})
         for _ in range(1200):
             with Store(ws.store_path) as store:
                 run_dir = jobs.get(store, job.id)["run_dir"]
@@ -57,7 +38,7 @@ def test_kill_9_then_restart_resumes_to_the_same_final_step(ws, tiny_model_dir):
     run_json = json.loads((Path(run_dir) / "run.json").read_text())
     with Store(ws.store_path) as store:
         assert jobs.get(store, job.id)["status"] == "running"
-    server, client = start(ws)
+    server, client = api_process(ws)
     try:
         for _ in range(1200):
             job = client.fine_tuning.jobs.retrieve(job.id)

@@ -163,7 +163,7 @@ def worker(once: bool = typer.Option(False, "--once", help="run the queued jobs,
             signal.signal(sig, lambda *_: supervisor.stop())
         while True:
             for note in supervisor.tick():
-                console.print(note, markup=False)
+                console.print(note, markup=False, soft_wrap=True)
             if not supervisor.children and (supervisor.stopping or once):
                 return
             time.sleep(poll)
@@ -174,7 +174,7 @@ def run_one_command(job_id: str, watch_stdin: bool = typer.Option(False, "--watc
                     threads: int = typer.Option(None, "--threads")):
     """Train one claimed job in this process (what the worker starts for each job)."""
     if watch_stdin:
-        die_with_parent(sys.stdin.buffer)
+        die_with_parent(sys.stdin.fileno())
     ws = workspace(required=True)
     defaults = Defaults(model=ws.config.model, system=ws.config.system or None)
     run_one(ws.store_path, ws.runs_dir, job_id, defaults, threads=threads)

@@ -123,11 +123,12 @@ def run_one(store_path: Path, runs_dir: Path, job_id: str, defaults: methods.Def
         return job["status"]
 
 
-def die_with_parent(stream) -> None:
-    """In a child: kill this process when `stream` (a pipe from the supervisor) closes, i.e. the supervisor died,
-    so that no orphan goes on training a job that the next worker will resume."""
+def die_with_parent(fd: int) -> None:
+    """In a child: kill this process when `fd` (its stdin, a pipe from the supervisor) closes, i.e. the supervisor
+    died, so that no orphan goes on training a job that the next worker will resume."""
     def watch():
-        stream.read()
+        while os.read(fd, 4096):     # the raw descriptor: a buffered reader would hold a lock at interpreter exit
+            pass
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
