@@ -66,6 +66,22 @@ def job_object(store, job: dict) -> dict:
             "suffix": job["suffix"], "method": {"type": kind, kind: {"hyperparameters": job["hyperparameters"]}}}
 
 
+FORMATS = {"sft": ("chat", "chat examples ({messages: [...]}, or prompt/completion)"),
+           "dpo": ("preference", "preference pairs ({prompt, chosen, rejected})")}
+
+
+def check_formats(method: str, files: dict) -> None:
+    """A file that parsed, but as the other method's format: refused before a job exists."""
+    want, described = FORMATS[method]
+    for name, row in files.items():
+        if row["status"] != "error" and row["format"] != want:
+            kind = "supervised" if method == "sft" else method
+            other = next(m for m, (fmt, _) in FORMATS.items() if fmt == row["format"])
+            raise APIError(400, f"{name} {row['id']} ({row['filename']}) holds {FORMATS[other][1]}, but a {kind} job "
+                                f"needs {described}: upload such a file, or use method "
+                                f"{'supervised' if other == 'sft' else other}", param=name, code="invalid_file_format")
+
+
 def _queue(call):
     try:
         return call()
@@ -87,6 +103,7 @@ async def create(req: JobRequest, request: Request):
                  if getattr(req, name)}
         broken = [f"{name} {row['id']}: {row['status_details']}" for name, row in files.items()
                   if row["status"] == "error"]
+        check_formats(method, files)
         job = jobs.create(store, model=req.model, training_file=files["training_file"]["path"],
                           validation_file=files["validation_file"]["path"] if "validation_file" in files else None,
                           suffix=req.suffix, method=method, hyperparameters=params, seed=req.seed,
