@@ -45,7 +45,7 @@ def create(data: Path = typer.Argument(..., help="training file (chat JSONL, or 
                           method=method, hyperparameters={"n_epochs": epochs} if epochs else {})
     print(job["id"])
     if follow_:
-        follow(job["id"])
+        follow(job["id"], poll=1.0)
 
 
 @app.command("list")
