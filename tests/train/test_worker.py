@@ -28,3 +28,19 @@ def test_worker_trains_a_queued_job(ws, tiny_model_dir):
     with Store(ws.store_path) as store:
         assert jobs.claim_next(store) is None
     assert metrics[-1]["total_steps"] == metrics[-1]["step"]
+
+
+def test_one_supervisor_per_workspace(ws):
+    import subprocess
+    import sys
+
+    from selfclone.train.worker import Supervisor
+
+    with Supervisor(ws.root, ws.store_path) as supervisor:
+        assert supervisor.tick() == []                       # an empty queue: nothing started
+        second = subprocess.run([sys.executable, "-m", "selfclone", "jobs", "worker", "--once"], cwd=ws.root,
+                                capture_output=True, text=True, timeout=120)
+    assert second.returncode != 0 and "already runs this workspace's queue" in second.stderr + second.stdout
+    again = subprocess.run([sys.executable, "-m", "selfclone", "jobs", "worker", "--once"], cwd=ws.root,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr                # the lock went with the first supervisor
