@@ -178,6 +178,7 @@ def run_one_command(job_id: str, watch_stdin: bool = typer.Option(False, "--watc
     ws = workspace(required=True)
     defaults = Defaults(model=ws.config.model, system=ws.config.system or None)
     run_one(ws.store_path, ws.runs_dir, job_id, defaults, threads=threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # the job's end is written: a late stop request has nothing to do
 
 
 def register_commands(root):
