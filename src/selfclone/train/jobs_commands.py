@@ -160,14 +160,18 @@ def worker(once: bool = typer.Option(False, "--once", help="run the queued jobs,
     """Run the queue in the foreground: up to jobs.concurrency jobs at once, each in its own process."""
     ws = workspace(required=True)
     with Supervisor(ws.root, ws.store_path, ws.config.jobs) as supervisor:
-        for sig in (signal.SIGINT, signal.SIGTERM):   # stop asks each job's process to checkpoint, exactly once
-            signal.signal(sig, lambda *_: supervisor.stop())
-        while True:
-            for note in supervisor.tick():
-                console.print(note, markup=False, soft_wrap=True)
-            if not supervisor.children and (supervisor.stopping or once):
-                return
-            time.sleep(poll)
+        # stop asks each job's process to checkpoint, exactly once; the loop ends when they have all exited
+        previous = {sig: signal.signal(sig, lambda *_: supervisor.stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while True:
+                for note in supervisor.tick():
+                    console.print(note, markup=False, soft_wrap=True)
+                if not supervisor.children and (supervisor.stopping or once):
+                    return
+                time.sleep(poll)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 @app.command("run-one", hidden=True)
