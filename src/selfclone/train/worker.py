@@ -155,7 +155,7 @@ class Supervisor:
 
     def __enter__(self) -> "Supervisor":
         """One supervisor per workspace: a second one would claim the same jobs."""
-        path = self.store_path.with_name("jobs-worker.lock")
+        path = self.store_path.with_name(".jobs-worker.lock")
         self._lock = path.open("a+", encoding="utf-8")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
