@@ -204,6 +204,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         create index job_events_job on job_events(job_id, id);
     """),
+    ("jobs_1_process", """
+        alter table jobs add column pid integer;                          -- the job's training process while it runs
+        alter table jobs add column attempts integer not null default 0;  -- times its process died (jobs.retries)
+    """),
 ]
 
 

@@ -34,3 +34,32 @@ def browser():
         b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         yield b
         b.close()
+
+
+@pytest.fixture
+def api_process():
+    """`server, client = api_process(ws)`: `selfclone serve api` as a real process (its own process group, so a test
+    can kill the server and its job worker together) and an official `openai` client once it answers."""
+    import subprocess
+    import sys
+    import time
+
+    import openai
+
+    from selfclone.serve.background import free_port
+
+    def start(ws):
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "selfclone", "serve", "api", "--port", str(port)],
+                                  cwd=ws.root, start_new_session=True)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        for _ in range(600):
+            try:
+                client.models.list()
+                return server, client
+            except openai.APIConnectionError:
+                time.sleep(0.2)
+        server.kill()
+        raise RuntimeError("`selfclone serve api` did not start")
+
+    return start

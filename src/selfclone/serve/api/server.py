@@ -72,7 +72,8 @@ def api(model: list[str] = typer.Argument(None, help="models to load at start (o
 
 
 def start_worker(root) -> subprocess.Popen:
-    """The job worker as a child process through the CLI: serve never imports train (docs/ARCHITECTURE.md)."""
+    """The job worker as a child process through the CLI: serve never imports train (docs/ARCHITECTURE.md). It is a
+    supervisor that trains each job in a process of its own (`[jobs] concurrency`, docs/JOBS.md)."""
     return subprocess.Popen([sys.executable, "-m", "selfclone", "jobs", "worker"], cwd=root)
 
 
