@@ -18,7 +18,7 @@ from ..collect.review import source_scrubber
 from ..config import CollectSettings
 from ..dataset.chat import Example, parse_record
 from ..errors import DataError
-from .frame import system_frame
+from .frame import reframed
 
 
 def refresh_contacts(store, settings: CollectSettings) -> int:
@@ -118,10 +118,7 @@ def with_contact(example: Example, who: str | None) -> Example:
     if not who:
         return example
     record = example.to_dict()
-    messages = record["messages"]
-    context = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
-    rest = messages[1:] if context is not None else messages
-    record["messages"] = [{"role": "system", "content": system_frame(context, talking_to=who)}] + rest
+    record["messages"] = reframed(record["messages"], talking_to=who)
     return parse_record(record)
 
 
