@@ -105,31 +105,50 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
                  scale_dir: Path = typer.Option(DEFAULT_DIR, help="where the scale index is built once and kept"),
                  trained_steps: int = typer.Option(0, help="also train a LoRA this many steps on the facts as Q/A "
                                                    "and ask without retrieval (0 skips)"),
+                 probe_recall: bool = typer.Option(True, "--recall/--no-recall", help="the probe's fact recall (the "
+                                                   "model); --no-recall measures the scale index only"),
                  as_json: bool = typer.Option(False, "--json")):
     """Fact recall with and without retrieval on the probe persona; retrieval latency and indexing speed."""
     console.print(f"machine: {machine.describe()}")
     probe = load_probe()
     result = {"model": model, "k": k, "questions": len(probe["questions"])}
     with tempfile.TemporaryDirectory(prefix="selfclone-recall-") as tmp:
-        root = Path(tmp)
-        start = time.perf_counter()
-        path = index_probe(root, probe)
-        result["probe_index_s"] = time.perf_counter() - start
-        hybrid, vector = Retriever(path, k, True), Retriever(path, k, False)
-        result["precision_hybrid"] = precision(hybrid, probe["questions"])
-        result["precision_vector"] = precision(vector, probe["questions"])
-        result["precision_hybrid_k1"] = precision(Retriever(path, 1, True), probe["questions"])
-        engine = open_backend(model, backend)
-        options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0)
-        result["recall_without"], without = recall(engine, probe, None, options)
-        result["recall_with"], with_ = recall(engine, probe, hybrid if result["precision_hybrid"] >=
-                                              result["precision_vector"] else vector, options)
-        if trained_steps:
-            result |= trained_recall(probe, root, model, trained_steps, options)
+        if probe_recall:
+            result |= probe_figures(Path(tmp), probe, model, backend, k, max_tokens, trained_steps)
         if scale_size:
             result |= scale(scale_size, min(index_messages, scale_size), scale_dir)
     result["machine"] = machine.describe()
-    for a, b in zip(without, with_):
+    if probe_recall:
+        print_probe(result, model, k, trained_steps)
+    if scale_size:
+        print_scale(result)
+    if as_json:
+        print(json.dumps({key: value for key, value in result.items() if not key.endswith("rows")}))
+
+
+def probe_figures(root: Path, probe: dict, model: str, backend: str, k: int, max_tokens: int,
+                  trained_steps: int) -> dict:
+    """Retrieval precision, and fact recall with retrieval, without, and (trained_steps) with the facts trained."""
+    result = {}
+    start = time.perf_counter()
+    path = index_probe(root, probe)
+    result["probe_index_s"] = time.perf_counter() - start
+    hybrid, vector = Retriever(path, k, True), Retriever(path, k, False)
+    result["precision_hybrid"] = precision(hybrid, probe["questions"])
+    result["precision_vector"] = precision(vector, probe["questions"])
+    result["precision_hybrid_k1"] = precision(Retriever(path, 1, True), probe["questions"])
+    engine = open_backend(model, backend)
+    options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0)
+    result["recall_without"], result["without_rows"] = recall(engine, probe, None, options)
+    result["recall_with"], result["with_rows"] = recall(engine, probe, hybrid if result["precision_hybrid"] >=
+                                                        result["precision_vector"] else vector, options)
+    if trained_steps:
+        result |= trained_recall(probe, root, model, trained_steps, options)
+    return result
+
+
+def print_probe(result: dict, model: str, k: int, trained_steps: int) -> None:
+    for a, b in zip(result["without_rows"], result["with_rows"]):
         console.print(f"[dim]{a['q']}[/]\n  without: {a['reply'][:90]!r} {'ok' if a['ok'] else '-'}\n"
                       f"  with   : {b['reply'][:90]!r} {'ok' if b['ok'] else '-'}")
     console.print(f"retrieval precision (fact among {k} passages): hybrid {result['precision_hybrid']:.0%}, "
@@ -138,20 +157,20 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
                   f"without (baseline) {result['recall_without']:.0%}"
                   + (f", facts only in the training data ({trained_steps} LoRA steps, {result['train_s']:.0f} s) "
                      f"{result['recall_trained']:.0%}" if trained_steps else ""))
-    if scale_size:
-        console.print(f"index of {result['passages']} passages: retrieval {result['latency_ms_hybrid']:.1f} ms/message "
-                      f"hybrid (embedding {result['latency_ms_embed']:.1f}, vectors {result['latency_ms_vectors']:.1f}, "
-                      f"BM25 {result['latency_ms_bm25']:.1f}); vector search baselines: sqlite-vec vec0 float "
-                      f"{result['latency_ms_vec0_float']:.1f} ms, numpy exact {result['latency_ms_numpy_exact']:.1f} ms"
-                      + (f", LanceDB flat {result['latency_ms_lancedb_flat']:.1f} ms" if "latency_ms_lancedb_flat"
-                         in result else f" ({result['lancedb']})"))
-        console.print(f"recall@10 against exact neighbours: binary codes + rescoring "
-                      f"{result['recall_at_10_binary_rescored']:.1%}"
-                      + (f", LanceDB flat {result['recall_at_10_lancedb_flat']:.1%}" if "recall_at_10_lancedb_flat"
-                         in result else ""))
-        console.print(f"indexing: {result['embed_msgs_per_s']:.0f} messages/s embedded ({result['embedded_messages']} "
-                      f"real), {result['insert_rows_per_s']:.0f} rows/s inserted; 100,000 messages: "
-                      f"{result['index_100k_min']:.1f} min" + (" (index reused: build figures from the run that built "
-                                                               "it)" if result["index_reused"] else ""))
-    if as_json:
-        print(json.dumps(result))
+
+
+def print_scale(result: dict) -> None:
+    console.print(f"index of {result['passages']} passages: retrieval {result['latency_ms_hybrid']:.1f} ms/message "
+                  f"hybrid (embedding {result['latency_ms_embed']:.1f}, vectors {result['latency_ms_vectors']:.1f}, "
+                  f"BM25 {result['latency_ms_bm25']:.1f}); vector search baselines: sqlite-vec vec0 float "
+                  f"{result['latency_ms_vec0_float']:.1f} ms, numpy exact {result['latency_ms_numpy_exact']:.1f} ms"
+                  + (f", LanceDB flat {result['latency_ms_lancedb_flat']:.1f} ms" if "latency_ms_lancedb_flat"
+                     in result else f" ({result['lancedb']})"))
+    console.print(f"recall@10 against exact neighbours: binary codes + rescoring "
+                  f"{result['recall_at_10_binary_rescored']:.1%}"
+                  + (f", LanceDB flat {result['recall_at_10_lancedb_flat']:.1%}" if "recall_at_10_lancedb_flat"
+                     in result else ""))
+    console.print(f"indexing: {result['embed_msgs_per_s']:.0f} messages/s embedded ({result['embedded_messages']} "
+                  f"real), {result['insert_rows_per_s']:.0f} rows/s inserted; 100,000 messages: "
+                  f"{result['index_100k_min']:.1f} min" + (" (index reused: its insert rate is from the run that "
+                                                           "built it)" if result["index_reused"] else ""))
