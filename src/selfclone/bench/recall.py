@@ -24,7 +24,6 @@ import typer
 from .. import machine
 from ..backends.registry import open_backend
 from ..config import GenerationOptions
-from ..embedding import embed
 from ..persona.index import NotesIndex
 from ..persona.retrieval import Retriever, add_notes, notes_path
 from ..persona.session import ChatSession
