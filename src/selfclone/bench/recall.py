@@ -27,8 +27,8 @@ from ..config import GenerationOptions
 from ..persona.index import NotesIndex
 from ..persona.retrieval import Retriever, add_notes, notes_path
 from ..persona.session import ChatSession
-from .recall_scale import DEFAULT_DIR, scale
 from ..terminal import console
+from .recall_scale import DEFAULT_DIR, scale
 
 
 def load_probe() -> dict:
