@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = [
     "selfclone.serve.web.server",
     "selfclone.evaluate.turing_web",
     "selfclone.serve.api.server",
+    "selfclone.export.first_use",
 ]
 
 
@@ -61,6 +62,11 @@ class Specs:
     def register_translators(self, register):
         """Register translators for `--translate LANG`: a class with `name`, a pydantic `Options`,
         `__init__(backend, options)` and `translate(text, source, target) -> str`."""
+
+    @hookspec(firstresult=True)
+    def clone_gguf(self, ref, quantize):
+        """A clone's GGUF for a backend that loads GGUF files: `(path, fidelity report)`, made on first use and cached
+        (quantize None: the default). The export area implements it, so backends never import export."""
 
 
 pm = pluggy.PluginManager("selfclone")

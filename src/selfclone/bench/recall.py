@@ -25,7 +25,7 @@ from pathlib import Path
 import typer
 
 from .. import machine
-from ..backends.registry import open_backend
+from ..backends.registry import DEFAULT as DEFAULT_BACKEND, open_backend
 from ..config import GenerationOptions
 from ..embedding import embed
 from ..persona.index import NotesIndex
@@ -119,7 +119,7 @@ def scale(root: Path, n_embed: int, total: int, queries: int = 30) -> dict:
             "latency_ms_numpy_bruteforce": timed["numpy"]}
 
 
-def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option("transformers"),
+def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option(DEFAULT_BACKEND),
                  k: int = typer.Option(1, help="passages retrieved"),
                  max_tokens: int = typer.Option(32),
                  scale_size: int = typer.Option(100_000, "--scale", help="passages in the index for the latency test; 0 skips"),
@@ -139,6 +139,7 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
         result["precision_vector"] = precision(vector, probe["questions"])
         result["precision_hybrid_k1"] = precision(Retriever(path, 1, True), probe["questions"])
         engine = open_backend(model, backend)
+        result["backend"] = getattr(engine, "name", backend)      # what auto chose on this machine
         options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0)
         result["recall_without"], without = recall(engine, probe, None, options)
         result["recall_with"], with_ = recall(engine, probe, hybrid if result["precision_hybrid"] >=
