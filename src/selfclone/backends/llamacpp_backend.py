@@ -21,6 +21,7 @@ import pydantic
 from ..errors import BackendError
 from ..plugins import hookimpl
 from .base import GenerationOptions, candidates_by_streaming
+from .llamacpp_prefix import prefill
 from .transformers_backend import stream_until_stop
 
 INSTALL = 'run `make setup`, or: CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON" pip install llama-cpp-python==0.3.36'
@@ -61,6 +62,7 @@ class LlamaCppBackend:
         quantize: str = pydantic.Field("q8_0", description="a clone's GGUF: f16, q8_0 or q4_k_m")
         penalty_window: int = pydantic.Field(64, description="tokens the presence/frequency penalties look back over")
         lora_path: str | None = pydantic.Field(None, description="a LoRA adapter converted to GGUF")
+        prefill: bool = pydantic.Field(True, description="evaluate the clone's system prompt once, at load")
 
     def __init__(self, model, options: "LlamaCppBackend.Options | None" = None, *, workspace_runs=None, **_):
         from .. import models
@@ -81,6 +83,8 @@ class LlamaCppBackend:
         self.llm = Llama(model_path=self.path, n_ctx=self.options.n_ctx, n_threads=self.options.threads,
                          last_n_tokens_size=self.options.penalty_window, lora_path=self.options.lora_path,
                          verbose=False)
+        # a clone's system prompt opens every conversation: evaluated once here, its KV kept (llamacpp_prefix.py)
+        self.prefix = prefill(self.llm, ref.info.get("default_context")) if self.options.prefill else None
         self._lock = threading.Lock()
 
     def _params(self, options: GenerationOptions) -> dict:
