@@ -66,8 +66,9 @@ def clone_gguf(ref: models.ModelRef, quantize: str | None = None) -> models.Mode
 def open_backend(model, backend: str = "transformers", options: list[str] | dict | None = None, *,
                  workspace_runs: Path | None = None) -> Backend:
     """The Backend `backend` (or the one `auto` picks for this model) with `model` loaded, resolved once."""
-    ref = None
-    if backend in LOCAL_BACKENDS:
+    available = backends()
+    ref = model if isinstance(model, models.ModelRef) else None
+    if ref is None and (backend in LOCAL_BACKENDS or getattr(available.get(backend), "loads", None) == "gguf"):
         try:
             ref = models.as_ref(model, workspace_runs)
         except SelfcloneError:
@@ -76,7 +77,6 @@ def open_backend(model, backend: str = "transformers", options: list[str] | dict
             ref = None            # not a local model (a remote name): the chosen backend says what is wrong
     if backend == AUTO:           # servers and bots pass the flag on as given: choose here, for this model
         backend, _ = choose_backend(backend, ref)
-    available = backends()
     if backend not in available:
         raise SelfcloneError(f"unknown backend '{backend}'", f"choose one of: auto, {', '.join(sorted(available))}")
     cls = available[backend]
