@@ -9,8 +9,8 @@ Every row comes from a fresh child process (cold: nothing loaded, nothing cached
   persona prompt   a persona system prompt (about 190 tokens) and a short question: first token without any
                    reuse, after `llamacpp_prefix.prefill` at load, for a new conversation (another question: the
                    prefix matches), and after another prompt evicted the cache, without and with `restore`
-Configurations: llama-cpp-python's default threads (decode 1 thread on 2 cores, prompt 2) and 2 threads for both,
-n_ubatch 512 and 128. With --build DIR (another llama-cpp-python, e.g. the portable `-DGGML_NATIVE=OFF` build
+Configurations: llama-cpp-python's default threads (decode 1 thread on 2 cores, prompt 2), 1 and 2 threads for
+both, n_ubatch 512 and 128. With --build DIR (another llama-cpp-python, e.g. the portable `-DGGML_NATIVE=OFF` build
 installed with `pip install --target DIR`) the default configuration also runs with DIR first on PYTHONPATH,
 interleaved with this environment's build, and the ratios are printed.
 
@@ -33,7 +33,7 @@ from ..terminal import console
 from .chat import FILLER
 
 QUESTIONS = ("how do you take your tea?", "what did the ferry bring today?", "any news of the bees?")
-CONFIGS = {"default": (None, 512), "threads=2": (2, 512), "ubatch=128": (None, 128)}
+CONFIGS = {"default": (None, 512), "threads=1": (1, 512), "threads=2": (2, 512), "ubatch=128": (None, 128)}
 
 
 def _stream_ttft(llm, messages, new_tokens: int) -> tuple[float, float]:
