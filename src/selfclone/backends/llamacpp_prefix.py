@@ -10,8 +10,8 @@ llama-cpp-python's own longest-common-prefix check then evaluates only what foll
     restore(llm, prefix, prompt_tokens(llm, messages))       # then llm.create_chat_completion(messages, ...)
 
 It works on a `llama_cpp.Llama` and touches only its public token bookkeeping (`input_ids`, `n_tokens`) plus the
-flag that makes its next generate decode again (`_requires_eval`), as `Llama.load_state` does itself. The batching
-engine (backends/llamacpp_batch.py) calls the same two functions per sequence slot.
+flag that makes its next generate decode again (`_requires_eval`), as `Llama.load_state` does itself. The snapshot is
+of sequence 0; a batching engine (backends/llamacpp_batch.py) can call `restore` before each generation the same way.
 """
 from __future__ import annotations
 
