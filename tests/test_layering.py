@@ -18,6 +18,7 @@ FORBIDDEN = {
     **{("train", a): "train sits below collect, evaluate, backends and the demo" for a in
        ("collect", "evaluate", "backends", "demo", "refine")},
     **{("backends", a): "backends sit below serve and train" for a in ("serve", "train")},
+    ("backends", "export"): "backends only load files: a clone's GGUF comes from the clone_gguf hook (export/first_use.py)",
     **{("collect", a): "collect sits below train and evaluate" for a in ("train", "evaluate")},
 }
 

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS = [
     "selfclone.serve.web.train_page",
     "selfclone.serve.web.models_page",
     "selfclone.serve.api.server",
+    "selfclone.export.first_use",
 ]
 
 
@@ -65,6 +66,11 @@ class Specs:
     def register_translators(self, register):
         """Register translators for `--translate LANG`: a class with `name`, a pydantic `Options`,
         `__init__(backend, options)` and `translate(text, source, target) -> str`."""
+
+    @hookspec(firstresult=True)
+    def clone_gguf(self, ref, quantize):
+        """A clone's GGUF for a backend that loads GGUF files: `(path, fidelity report)`, made on first use and cached
+        (quantize None: the default). The export area implements it, so backends never import export."""
 
 
 pm = pluggy.PluginManager("selfclone")

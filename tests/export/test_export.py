@@ -84,7 +84,9 @@ def test_embedded_model_exports_to_ollama_within_the_threshold(tmp_path):
 @pytest.mark.slow
 def test_tiny_clone_is_exported_on_first_use_and_cached(tmp_path, tiny_model_dir):
     from selfclone.backends.llamacpp_backend import LlamaCppBackend
+    from selfclone.backends.registry import open_backend
     from selfclone.config import GenerationOptions
+    from selfclone.errors import BackendError
     from selfclone.train import sft
     from selfclone.train.settings import SFTSettings
 
@@ -101,8 +103,11 @@ def test_tiny_clone_is_exported_on_first_use_and_cached(tmp_path, tiny_model_dir
     assert report["gguf_loss"] <= report["limit"]
     assert json.loads(path.with_suffix(".json").read_text()) == report
     mtime = path.stat().st_mtime_ns
-    backend = LlamaCppBackend(ref)                                       # second use: the cached file
+    backend = open_backend(ref, "auto")             # second use, as chat/serve/bots open it: the cached file
+    assert isinstance(backend, LlamaCppBackend) and backend.fidelity == report
     assert path.stat().st_mtime_ns == mtime and backend.path == str(path)
+    with pytest.raises(BackendError, match="loads GGUF files"):         # the backend itself only loads files
+        LlamaCppBackend(ref)
     text = "".join(backend.chat(data[0].prompt(), GenerationOptions(max_tokens=12, temperature=0)))
     assert text.strip()
 

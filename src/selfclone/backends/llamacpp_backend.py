@@ -1,7 +1,8 @@
 """llama.cpp in-process (about 5x transformers' decode speed on CPU): the default backend when llama-cpp-python is installed.
 
-It loads GGUF files: the embedded model, a .gguf file, or a clone, whose GGUF is exported on first use (with the
-fidelity check of export/fidelity.py) and cached beside the run as RUN/gguf/QUANT.gguf. Every generation option
+It loads GGUF files only: the embedded model or a .gguf file. A clone reaches it as its GGUF, which
+`registry.open_backend` gets from the export area on first use (with the fidelity check of export/fidelity.py,
+cached beside the run as RUN/gguf/QUANT.gguf). Every generation option
 keeps its meaning: temperature (0 = greedy), top_p (top_k and min_p off, as in the transformers backend), OpenAI's
 presence and frequency penalties through llama.cpp's own penalties sampler (over its window of the last
 `penalty_window` tokens), stop strings that never reach the stream, seed, n, and no_repeat_ngram_size as a logits
@@ -20,6 +21,7 @@ import pydantic
 from ..errors import BackendError
 from ..plugins import hookimpl
 from .base import GenerationOptions, candidates_by_streaming
+from .llamacpp_prefix import prefill
 from .transformers_backend import stream_until_stop
 
 INSTALL = 'run `make setup`, or: CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON" pip install llama-cpp-python==0.3.36'
@@ -52,6 +54,7 @@ class NoRepeatNgram:
 
 class LlamaCppBackend:
     name = "llamacpp"
+    loads = "gguf"             # open_backend hands it a clone as its GGUF file (backends/registry.clone_gguf)
 
     class Options(pydantic.BaseModel):
         n_ctx: int = 2048
@@ -59,6 +62,7 @@ class LlamaCppBackend:
         quantize: str = pydantic.Field("q8_0", description="a clone's GGUF: f16, q8_0 or q4_k_m")
         penalty_window: int = pydantic.Field(64, description="tokens the presence/frequency penalties look back over")
         lora_path: str | None = pydantic.Field(None, description="a LoRA adapter converted to GGUF")
+        prefill: bool = pydantic.Field(True, description="evaluate the clone's system prompt once, at load")
 
     def __init__(self, model, options: "LlamaCppBackend.Options | None" = None, *, workspace_runs=None, **_):
         from .. import models
@@ -69,21 +73,18 @@ class LlamaCppBackend:
 
         self.options = options or self.Options()
         ref = models.as_ref(model, workspace_runs)
+        if ref.kind not in ("embedded", "gguf"):
+            raise BackendError(f"llamacpp loads GGUF files; '{ref.name}' is a {ref.kind} model",
+                               "open it with open_backend (a clone's GGUF is exported on first use), export it "
+                               f"(`selfclone export {ref.name} --out M.gguf`), or use --backend transformers")
         self.model_name = ref.name
-        self.fidelity = None
-        if ref.kind in ("embedded", "gguf"):
-            path = ref.path
-        elif ref.kind == "clone":
-            from ..export.pipeline import cached_gguf
-
-            path, self.fidelity = cached_gguf(ref, self.options.quantize)
-        else:
-            raise BackendError(f"llamacpp loads GGUF files and clones; '{ref.name}' is a {ref.kind} model",
-                               f"export it first (`selfclone export {ref.name} --out M.gguf`) or use --backend transformers")
-        self.path = str(path)
+        self.fidelity = ref.info.get("fidelity")       # a clone's export check, from registry.clone_gguf
+        self.path = str(ref.path)
         self.llm = Llama(model_path=self.path, n_ctx=self.options.n_ctx, n_threads=self.options.threads,
                          last_n_tokens_size=self.options.penalty_window, lora_path=self.options.lora_path,
                          verbose=False)
+        # a clone's system prompt opens every conversation: evaluated once here, its KV kept (llamacpp_prefix.py)
+        self.prefix = prefill(self.llm, ref.info.get("default_context")) if self.options.prefill else None
         self._lock = threading.Lock()
 
     def _params(self, options: GenerationOptions) -> dict:

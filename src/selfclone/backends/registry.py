@@ -2,16 +2,25 @@
 
 `choose_backend("auto", ref)` is what every conversation starts with: llama.cpp when llama-cpp-python is installed
 and the model is something it loads (embedded, a .gguf, a clone), else transformers with a note on the fast path.
+This module is the one place that decides: chat, ask, the servers, the bots, turing, probe and the benchmarks all
+pass their `--backend` (default `auto`) to `open_backend`.
+
+A backend that loads GGUF files (`loads = "gguf"`, the llama.cpp one) is handed a file, never a clone: the clone's
+GGUF comes from the `clone_gguf` plugin hook, which the export area implements (exported and checked on first use,
+then cached beside the run). So backends only load files and never import export or train.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import SelfcloneError
-from ..plugins import backends, parse_options
+from .. import models
+from ..errors import BackendError, SelfcloneError
+from ..plugins import backends, load_plugins, parse_options
 from .base import Backend
 
 AUTO = "auto"
+DEFAULT = AUTO                 # the default of every `--backend` flag that talks to a model
+LOCAL_BACKENDS = (AUTO, "transformers", "llamacpp")     # run a model of this machine: names resolve through models
 FAST_PATH_NOTE = ("talking through transformers; for about 5x faster replies install llama.cpp: "
                   'make setup, or CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON" pip install llama-cpp-python==0.3.36')
 
@@ -34,18 +43,44 @@ def choose_backend(name: str, ref=None) -> tuple[str, str | None]:
     return "llamacpp", None
 
 
+def server_note(backend: str) -> str | None:
+    """The note a server or bot prints once at start when `auto` cannot take the fast path on this machine."""
+    if backend != AUTO:
+        return None
+    from .llamacpp_backend import available
+
+    return None if available() else FAST_PATH_NOTE
+
+
+def clone_gguf(ref: models.ModelRef, quantize: str | None = None) -> models.ModelRef:
+    """A clone as the GGUF file a GGUF-loading backend opens (exported on first use by the `clone_gguf` hook)."""
+    found = load_plugins().hook.clone_gguf(ref=ref, quantize=quantize)
+    if found is None:
+        raise BackendError(f"nothing here exports the clone {ref.name} to GGUF (no `clone_gguf` plugin)",
+                           f"export it yourself (`selfclone export {ref.name} --out M.gguf`) and open M.gguf, "
+                           "or use --backend transformers")
+    path, report = found
+    return models.ModelRef(ref.name, "gguf", str(path), ref.base, ref.run_dir, {**ref.info, "fidelity": report})
+
+
 def open_backend(model, backend: str = "transformers", options: list[str] | dict | None = None, *,
                  workspace_runs: Path | None = None) -> Backend:
-    if backend == AUTO:           # servers and bots pass the flag on as given: choose here, for this model
-        from .. import models
-
+    """The Backend `backend` (or the one `auto` picks for this model) with `model` loaded, resolved once."""
+    available = backends()
+    ref = model if isinstance(model, models.ModelRef) else None
+    if ref is None and (backend in LOCAL_BACKENDS or getattr(available.get(backend), "loads", None) == "gguf"):
         try:
             ref = models.as_ref(model, workspace_runs)
         except SelfcloneError:
+            if backend != AUTO:
+                raise
             ref = None            # not a local model (a remote name): the chosen backend says what is wrong
+    if backend == AUTO:           # servers and bots pass the flag on as given: choose here, for this model
         backend, _ = choose_backend(backend, ref)
-    available = backends()
     if backend not in available:
         raise SelfcloneError(f"unknown backend '{backend}'", f"choose one of: auto, {', '.join(sorted(available))}")
     cls = available[backend]
-    return cls(model, parse_options(cls.Options, options, f"backend '{backend}'"), workspace_runs=workspace_runs)
+    parsed = parse_options(cls.Options, options, f"backend '{backend}'")
+    if ref is not None and ref.kind == "clone" and getattr(cls, "loads", None) == "gguf":
+        ref = clone_gguf(ref, getattr(parsed, "quantize", None))
+    return cls(ref if ref is not None else model, parsed, workspace_runs=workspace_runs)

@@ -65,8 +65,9 @@ def _ours(backend: TransformersBackend, messages, new_tokens: int) -> tuple[floa
 
 def bench_chat(model: str = typer.Option("smollm2-135m"), repeats: int = typer.Option(3),
                new_tokens: int = typer.Option(64),
-               export: str = typer.Option(None, "--export", help="also export this model or clone to Q8_0 and Q4_K_M "
-                                          "and report their decode speed and held-out loss against the merged model"),
+               export: str = typer.Option(None, "--export", help="also export this model or clone to f16, Q8_0 and "
+                                          "Q4_K_M and report their decode speed, held-out loss against the merged "
+                                          "model and the fidelity verdict"),
                check: str = typer.Option(None, "--check", help="held-out data for --export (default: the run's)")):
     """Time to first token and decode tokens/s of the chat backend against plain model.generate."""
     console.print(f"machine: {machine.describe()}")
@@ -110,8 +111,10 @@ def bench_chat(model: str = typer.Option("smollm2-135m"), repeats: int = typer.O
             with tempfile.TemporaryDirectory() as tmp:
                 result["exported"] = llama_chat.exported(export, messages, new_tokens, check, tmp)
             for quantize, row in result["exported"].items():
-                console.print(f"  {export} {quantize}: decode {row['decode_tps']:.1f} tokens/s; held-out loss GGUF "
-                              f"{row['gguf_loss']:.4f} vs merged {row['merged_loss']:.4f} (limit {row['limit']:.4f})")
+                base = f", base {row['base_loss']:.4f}" if row["base_loss"] is not None else ""
+                console.print(f"  {export} {quantize} ({row['size_mb']:.0f} MB): decode {row['decode_tps']:.1f} tokens/s; "
+                              f"held-out loss GGUF {row['gguf_loss']:.4f} vs merged {row['merged_loss']:.4f}{base} "
+                              f"(limit {row['limit']:.4f}): {'kept' if row['passed'] else 'REFUSED'}")
     else:
         console.print("  llama.cpp: not installed (make setup), so only the transformers figures")
     print(json.dumps(result))

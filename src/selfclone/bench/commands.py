@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import chat, eval, frontends, imports, jobs, preference, prepare, quality, recall, recipe, serve, train
+from . import chat, eval, frontends, imports, jobs, llama_latency, preference, prepare, quality, recall, recipe, serve, train
 
 BENCHMARKS = {
     "import": imports.bench_import_cmd,
@@ -23,6 +23,7 @@ BENCHMARKS = {
     "recipe": recipe.bench_recipe,
     "serve": serve.bench_serve,
     "jobs": jobs.bench_jobs,
+    "llama": llama_latency.bench_llama,
 }
 
 

@@ -61,19 +61,20 @@ def embedded_gguf() -> str:
 
 
 def exported(model: str, messages: list[dict], new_tokens: int, check, workdir) -> dict:
-    """Decode tokens/s and held-out losses of `model` exported to Q8_0 and Q4_K_M (the fidelity check's figures)."""
+    """Decode tokens/s, held-out losses and the fidelity verdict of `model` exported to f16, Q8_0 and Q4_K_M."""
     from pathlib import Path
 
+    from ..export.gguf import QUANTIZATIONS
     from ..export.pipeline import export_model
 
     out = {}
     options = GenerationOptions(max_tokens=new_tokens, temperature=0, frequency_penalty=0)
-    for quantize in ("q8_0", "q4_k_m"):
+    for quantize in QUANTIZATIONS:
         done = export_model(models.resolve(model), "gguf", quantize, out=Path(workdir) / f"{quantize}.gguf",
                             force=True, check=check)
         backend = LlamaCppBackend(str(done.path))
         list(backend.chat(messages, GenerationOptions(max_tokens=4, temperature=0)))     # warm-up
         backend.llm.reset()
         _, rate, _ = _timed(backend.chat(messages, options))
-        out[quantize] = {"decode_tps": rate, **done.fidelity.as_dict()}
+        out[quantize] = {"decode_tps": rate, "size_mb": done.path.stat().st_size / 2**20, **done.fidelity.as_dict()}
     return out

@@ -22,7 +22,7 @@ from pathlib import Path
 import typer
 
 from .. import machine
-from ..backends.registry import open_backend
+from ..backends.registry import DEFAULT as DEFAULT_BACKEND, open_backend
 from ..config import GenerationOptions
 from ..persona.index import NotesIndex
 from ..persona.retrieval import Retriever, add_notes, notes_path
@@ -96,7 +96,7 @@ def trained_recall(probe: dict, root: Path, model: str, steps: int, options: Gen
     return {"recall_trained": share, "trained_steps": steps, "train_s": seconds, "trained_rows": rows}
 
 
-def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option("transformers"),
+def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option(DEFAULT_BACKEND),
                  k: int = typer.Option(1, help="passages retrieved"),
                  max_tokens: int = typer.Option(32),
                  scale_size: int = typer.Option(100_000, "--scale", help="passages in the index for the latency test; 0 skips"),
@@ -137,6 +137,7 @@ def probe_figures(root: Path, probe: dict, model: str, backend: str, k: int, max
     result["precision_vector"] = precision(vector, probe["questions"])
     result["precision_hybrid_k1"] = precision(Retriever(path, 1, True), probe["questions"])
     engine = open_backend(model, backend)
+    result["backend"] = getattr(engine, "name", backend)      # what auto chose on this machine
     options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0)
     result["recall_without"], result["without_rows"] = recall(engine, probe, None, options)
     result["recall_with"], result["with_rows"] = recall(engine, probe, hybrid if result["precision_hybrid"] >=

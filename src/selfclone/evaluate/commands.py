@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .. import models
 from ..config import GenerationOptions
-from ..backends.registry import open_backend
+from ..backends.registry import DEFAULT as DEFAULT_BACKEND, LOCAL_BACKENDS, open_backend
 
 from ..dataset.chat import read_examples
 from ..errors import ConfigError, DataError, SelfcloneError
@@ -35,7 +35,7 @@ def _options(ws, max_tokens: int, seed: int) -> GenerationOptions:
 
 def _check_models(names: list[str], backend: str, runs_dir: Path | None) -> dict[str, models.ModelRef]:
     """Resolve every local model name before loading any, so a typo fails in a second, not after minutes."""
-    return {name: models.resolve(name, runs_dir) for name in names} if backend == "transformers" else {}
+    return {name: models.resolve(name, runs_dir) for name in names} if backend in LOCAL_BACKENDS else {}
 
 
 def _baseline_names(text: str) -> list[str]:
@@ -65,7 +65,8 @@ def eval_cmd(
     max_tokens: int = typer.Option(48, help="longest generated reply, in tokens"),
     batch_size: int = typer.Option(8, help="prompts generated together"),
     seed: int = typer.Option(0, help="sampling seed: the same seed gives the same replies"),
-    backend: str = typer.Option("transformers", help="backend that runs MODEL (the baselines always run locally)"),
+    backend: str = typer.Option("transformers", help="backend that runs MODEL; transformers by default, as the "
+                                "baselines, so every entrant's replies come from the same sampler in batches"),
     samples: int = typer.Option(12, help="side-by-side samples in the report"),
     reference: int = typer.Option(48, help="training prompts the base model answers as the style classifier's "
                                   "generic-assistant reference (0: the shipped reference set only)"),
@@ -226,7 +227,7 @@ def turing_cmd(
     session: str = typer.Option(None, "--session", help="session name (default: JUDGE_KIND-MODEL); one per judge"),
     max_tokens: int = typer.Option(48, help="longest clone reply, in tokens"),
     seed: int = typer.Option(0, help="sampling seed for the clone's replies"),
-    backend: str = typer.Option("transformers", help="backend that runs MODEL"),
+    backend: str = typer.Option(DEFAULT_BACKEND, help="backend that runs MODEL (auto: llamacpp when installed)"),
     summary: bool = typer.Option(False, "--summary", help="print every session's results and exit"),
 ):
     """A judge who is not the person picks the real reply out of two; 50% means indistinguishable."""
@@ -246,7 +247,7 @@ def turing_cmd(
             raise DataError("held-out file not found", "pass --heldout FILE with the person's real conversations",
                             path=heldout)
         session = session or f"{judge_kind}-{_slug(model)}"
-        if backend == "transformers":
+        if backend in LOCAL_BACKENDS:
             models.resolve(model, ws.runs_dir)
         game = TuringGame.open(store, session, model=model, judge_kind=judge_kind, heldout=read_examples(heldout),
                                n=n, heldout_path=str(heldout))
@@ -301,7 +302,7 @@ def probe_cmd(
     record: bool = typer.Option(False, "--record", help="record your own picks (once; resumes)"),
     probes_file: Path = typer.Option(None, "--probes", help="a probe bank TOML (default: the shipped one)"),
     system: str = typer.Option(None, help="system prompt for the clone (default: the workspace's)"),
-    backend: str = typer.Option("transformers", help="backend that runs MODEL"),
+    backend: str = typer.Option(DEFAULT_BACKEND, help="backend that runs MODEL (auto: llamacpp when installed)"),
 ):
     """Preference probes: which film, book, food ... the clone picks, against your own recorded picks."""
     from . import probe as probe_mod
@@ -318,7 +319,7 @@ def probe_cmd(
         person = probe_mod.person_picks(store)
         if not any(person.get(p.id) for p in probes):
             raise SelfcloneError("no picks of yours are recorded yet", "run `selfclone probe --record` first")
-        if backend == "transformers":
+        if backend in LOCAL_BACKENDS:
             models.resolve(model, ws.runs_dir)
         with console.status(f"{model} is picking ..."):
             chosen = probe_mod.clone_picks(store, open_backend(model, backend, workspace_runs=ws.runs_dir), model,

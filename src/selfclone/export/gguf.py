@@ -82,7 +82,12 @@ def merged(ref: models.ModelRef):
     return model, tokenizer
 
 
-def _disk_full(exc: OSError, where: Path) -> ExportError:
+def _is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC however it arrives: an OSError, or safetensors' own error ("No space left on device (os error 28)")."""
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)
+
+
+def _disk_full(where: Path) -> ExportError:
     return ExportError(f"the disk is full while writing {where}",
                        "free some space (the export needs about 4x the model's f16 size while it runs) or pass --out "
                        "on another disk")
@@ -102,8 +107,10 @@ def convert(hf_dir: Path, out: Path) -> None:
                           env=env, capture_output=True, text=True)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-3:]
-        if "No space left" in done.stderr:
-            raise _disk_full(OSError(errno.ENOSPC, "full"), out)
+        # gguf-py reports a short write as "N requested and M written", without ENOSPC's words
+        f16_size = sum(p.stat().st_size for p in hf_dir.glob("*.safetensors")) // 2
+        if "No space left" in done.stderr or shutil.disk_usage(out.parent).free < f16_size:
+            raise OSError(errno.ENOSPC, "No space left on device", str(out))   # export_gguf names the output
         raise ExportError(f"llama.cpp's converter failed on {hf_dir}: {' | '.join(tail)}",
                           "check that the model is a supported architecture and its files are complete")
 
@@ -119,7 +126,7 @@ def quantize_file(source: Path, out: Path, quantize: str, threads: int | None = 
         rc = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), params)
     if rc != 0:
         if shutil.disk_usage(out.parent).free < source.stat().st_size:
-            raise _disk_full(OSError(errno.ENOSPC, "full"), out)
+            raise OSError(errno.ENOSPC, "No space left on device", str(out))   # export_gguf names the output
         raise ExportError(f"llama.cpp's quantizer failed ({rc}) turning {source.name} into {quantize}",
                           "try --quantize f16 or q8_0")
 
@@ -143,9 +150,9 @@ def export_gguf(ref: models.ModelRef, out: Path, quantize: str = DEFAULT_QUANTIZ
             final = work / f"model-{quantize}.gguf"
             quantize_file(f16, final, quantize)
         os.replace(final, out)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise _disk_full(exc, out) from exc
+    except Exception as exc:
+        if _is_disk_full(exc):
+            raise _disk_full(out) from exc
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -63,6 +63,8 @@ def export_model(ref: models.ModelRef, fmt: str = "gguf", quantize: str = gguf.D
         raise gguf.ExportError(f"unknown export format '{fmt}'", f"use one of: {', '.join(FORMATS)}")
     quantize = gguf.check_quantization(quantize)
     examples = check_data(ref, check)
+    gguf.require_llama_cpp()      # before loading any model: a missing prerequisite fails in a second
+    gguf.require_converter()
     out = Path(out) if out else default_out(ref, fmt, quantize)
     target = out if fmt == "gguf" else out / f"{out.name.removesuffix('-ollama')}.gguf"
     model, tokenizer = gguf.merged(ref)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import typer
 
+from ..backends.registry import DEFAULT as DEFAULT_BACKEND
 from ..config import ChatSettings, GenerationOptions
 
 
@@ -42,7 +43,7 @@ FREQUENCY = typer.Option(None, "--frequency-penalty", help="-2..2, as OpenAI def
 STOP = typer.Option(None, "--stop", help="stop string (repeatable)")
 NO_REPEAT = typer.Option(None, "--no-repeat-ngram-size")
 SEED = typer.Option(None, "--seed")
-BACKEND = typer.Option("auto", "--backend",
+BACKEND = typer.Option(DEFAULT_BACKEND, "--backend",
                        help="auto (llamacpp when installed, else transformers), transformers, llamacpp, openai, or a plugin's")
 BACKEND_OPTIONS = typer.Option(None, "-o", "--option", help="backend option key=value (repeatable)")
 RETRIEVE = typer.Option(None, "--retrieve", min=0, max=20,

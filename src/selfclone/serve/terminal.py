@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from .. import models
-from ..backends.registry import AUTO, choose_backend, open_backend
+from ..backends.registry import LOCAL_BACKENDS, choose_backend, open_backend
 from ..config import ChatSettings, GenerationOptions, NotesSettings
 from ..errors import WorkspaceError
 from ..fileio import write_jsonl
@@ -26,7 +26,6 @@ from ..terminal import console, workspace
 from . import generation_options as flags
 
 CHAT_HELP = "commands: /reset  /context TEXT  /save FILE  /quit"
-LOCAL_BACKENDS = ("transformers", "llamacpp", AUTO)
 
 
 def open_talk(model, backend, backend_options, *, engine=None, **flag_values):

@@ -14,10 +14,8 @@ from pathlib import Path
 
 from ... import models
 from ...backends.base import Backend
-from ...backends.registry import open_backend
+from ...backends.registry import LOCAL_BACKENDS, open_backend
 from ...config import ServeSettings
-
-LOCAL_BACKENDS = ("transformers", "llamacpp")
 
 
 @dataclass

@@ -15,6 +15,7 @@ import sys
 
 import typer
 
+from ...backends.registry import server_note
 from ...config import ServeSettings
 from ...errors import ConfigError, SelfcloneError
 from ...plugins import hookimpl
@@ -59,6 +60,9 @@ def api(model: list[str] = typer.Argument(None, help="models to load at start (o
     check_bind(host, port, api_key)
     ws = workspace(required=False)
     settings = ws.config.serve if ws else ServeSettings()
+    note = server_note(backend)
+    if note:
+        console.print(f"[dim]{note}[/]")
     pool = ModelPool(settings, backend=backend, backend_options=option, workspace_runs=ws.runs_dir if ws else None,
                      served=tuple(model or ()), system=ws.config.system if ws else None)
     for name in model or ():

@@ -14,6 +14,7 @@ import webbrowser
 
 import typer
 
+from ...backends.registry import DEFAULT as DEFAULT_BACKEND
 from ...plugins import hookimpl
 from .. import generation_options as flags
 from ..bot_conversations import open_bot
@@ -69,7 +70,7 @@ def desktop_app(model: str = typer.Argument(None, help="model or clone name"),
                 port: int = typer.Option(8000, "--port")):
     """The desktop app: the web app on 127.0.0.1, opened in the browser."""
     web(model=model, host="127.0.0.1", port=port, api_key=None, open_browser=True, translate=None, context=None,
-        memory=None, max_tokens=None, temperature=None, backend="transformers", option=None)
+        memory=None, max_tokens=None, temperature=None, backend=DEFAULT_BACKEND, option=None)
 
 
 class WebFrontend:
