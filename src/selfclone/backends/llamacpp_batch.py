@@ -99,6 +99,7 @@ class BatchEngine:
         self._cached: list[list[int]] = [[] for _ in range(slots)]   # the tokens in each slot's KV cells
         self._active: list[Sequence] = []
         self._pending: deque[Sequence] = deque()
+        self._reset = False
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self.steps = 0
@@ -136,11 +137,11 @@ class BatchEngine:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
 
     def reset(self) -> None:
-        """Forget every cached prefix (the next prompts are decoded from scratch), e.g. for cold-start timings."""
+        """Forget every cached prefix (the next prompts are decoded from scratch), e.g. for cold-start timings.
+        The scheduler thread does it before it admits anything submitted after this call."""
         with self._cond:
-            for slot in range(self.slots):
-                if all(s.slot != slot for s in self._active):
-                    self._forget(slot, 0)
+            self._reset = True
+            self._cond.notify()
 
     def busy(self) -> int:
         """Sequences running or waiting."""
@@ -166,6 +167,10 @@ class BatchEngine:
         for seq in [s for s in self._active if s.cancelled]:
             self._leave(seq, "cancelled")
         used = {s.slot for s in self._active}
+        if self._reset:
+            for slot in set(range(self.slots)) - used:
+                self._forget(slot, 0)
+            self._reset = False
         while self._pending and len(used) < self.slots:
             seq = self._pending.popleft()
             free = [slot for slot in range(self.slots) if slot not in used]
@@ -282,7 +287,7 @@ def _run(ref, cond: threading.Condition, stop: threading.Event) -> None:
         if not worked:
             with cond:
                 engine = ref()
-                idle = engine is not None and not engine._pending and not engine._active
+                idle = engine is not None and not (engine._pending or engine._active or engine._reset)
                 del engine
                 if idle:
                     cond.wait(0.5)

@@ -128,21 +128,22 @@ def check_context(loaded: Loaded, prompt_len: int, options: GenerationOptions) -
 
 
 def start_replies(loaded: Loaded, messages: list[dict], options: GenerationOptions, prompt_len: int,
-                  top: int | None) -> list:
+                  top: int | None, *, streaming: bool) -> list:
     """The request's n replies, through the backend's `replies` (llama.cpp: all n decoded together, with
-    logprobs) or its plain text `chat` (one after another, seeds n apart)."""
+    logprobs), or else its `chat` when streaming (one after another, seeds n apart) and its `candidates` when not."""
     backend = loaded.backend
     if hasattr(backend, "replies"):
         return backend.replies(messages, options, top)
     if top is not None:
         raise APIError(400, f"logprobs are not available with the {backend.name} backend",
                        param="logprobs", code="unsupported_parameter")
-    out = []
-    for i in range(options.n):
-        one = replace(options, n=1, seed=None if options.seed is None else options.seed + i)
-        out.append(TextReply(backend.chat(messages, one), prompt_tokens=prompt_len, max_tokens=options.max_tokens,
-                             count=lambda text: count_tokens(loaded, text)))
-    return out
+    if streaming:
+        pieces = [backend.chat(messages, replace(options, n=1, seed=None if options.seed is None else options.seed + i))
+                  for i in range(options.n)]
+    else:
+        pieces = [iter([text]) for text in backend.candidates(messages, options)]
+    return [TextReply(p, prompt_tokens=prompt_len, max_tokens=options.max_tokens,
+                      count=lambda text: count_tokens(loaded, text)) for p in pieces]
 
 
 def chat_logprobs(entries: list[dict] | None) -> dict | None:
@@ -225,13 +226,14 @@ async def respond(loaded: Loaded, conversations: list[list[dict]], options: Gene
             "model": req.model, "system_fingerprint": None}
     if req.stream:
         replies = await run_in_threadpool(
-            lambda: [start_replies(loaded, m, options, n, top) for m, n in zip(conversations, lengths)])
+            lambda: [start_replies(loaded, m, options, n, top, streaming=True) for m, n in zip(conversations, lengths)])
         chunks = stream(replies, top, req, head, chat=chat)
         return StreamingResponse(chunks, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     def run() -> list[tuple]:      # every reply of the request is submitted before the first is read
-        replies = [r for m, n in zip(conversations, lengths) for r in start_replies(loaded, m, options, n, top)]
+        replies = [r for m, n in zip(conversations, lengths)
+                   for r in start_replies(loaded, m, options, n, top, streaming=False)]
         done = []
         for reply in replies:
             chunks = list(reply)
