@@ -42,7 +42,9 @@ class LlamaCppBackend:
         threads: int | None = None
         quantize: str = pydantic.Field("q8_0", description="a clone's GGUF: f16, q8_0 or q4_k_m")
         lora_path: str | None = pydantic.Field(None, description="a LoRA adapter converted to GGUF")
-        slots: int = pydantic.Field(8, ge=1, le=64, description="replies decoded together; each has n_ctx tokens")
+        slots: int = pydantic.Field(16, ge=1, le=64, description="replies decoded together (continuous batching)")
+        kv_cells: int | None = pydantic.Field(None, description="KV cells all replies share (default: n_ctx)")
+        kv_unified: bool = pydantic.Field(True, description="one KV cache for all slots (off: n_ctx cells per slot)")
         prefill_chunk: int = pydantic.Field(64, ge=8, description="prompt tokens fed per step while others decode")
 
     def __init__(self, model, options: "LlamaCppBackend.Options | None" = None, *, workspace_runs=None, **_):
@@ -76,8 +78,8 @@ class LlamaCppBackend:
         from .llamacpp_batch import BatchEngine
 
         o = self.options
-        self.engine = BatchEngine(self.llm, slots=o.slots, n_ctx=o.n_ctx, prefill_chunk=o.prefill_chunk,
-                                  threads=o.threads)
+        self.engine = BatchEngine(self.llm, slots=o.slots, n_ctx=o.n_ctx, cells=o.kv_cells, unified=o.kv_unified,
+                                  prefill_chunk=o.prefill_chunk, threads=o.threads)
         self.context_length = o.n_ctx
         template = self.llm.metadata.get("tokenizer.chat_template")
         if template:         # the GGUF's own template (a clone's is the one it was trained with)

@@ -70,17 +70,23 @@ class Sequence:
 
 
 class BatchEngine:
-    def __init__(self, llm, *, slots: int = 8, n_ctx: int = 2048, prefill_chunk: int = 64, threads: int | None = None):
+    """`n_ctx` bounds one reply (prompt included). With `unified` (the default) all slots share one KV cache of
+    `cells` cells, so memory does not grow with the slots: a sequence joins when the cells it may still need are
+    free (idle slots' cached prefixes are dropped first to make room). Without it each slot has its own n_ctx cells."""
+
+    def __init__(self, llm, *, slots: int = 8, n_ctx: int = 2048, cells: int | None = None, unified: bool = True,
+                 prefill_chunk: int = 64, threads: int | None = None):
         import llama_cpp
 
         self.slots, self.n_ctx, self.prefill_chunk = slots, n_ctx, prefill_chunk
+        self.cells = max(cells or n_ctx, n_ctx) if unified else None
         model = llm._model.model
         self.vocab = llama_cpp.llama_model_get_vocab(model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = n_ctx * slots                       # one stream of n_ctx cells per slot (kv_unified off)
+        params.n_ctx = self.cells if unified else n_ctx * slots
         params.n_seq_max = slots
-        params.kv_unified = False
+        params.kv_unified = unified
         params.n_batch = params.n_ubatch = prefill_chunk + slots
         params.n_threads = threads or llm.context_params.n_threads
         params.n_threads_batch = threads or llm.context_params.n_threads_batch
@@ -172,15 +178,39 @@ class BatchEngine:
                 self._forget(slot, 0)
             self._reset = False
         while self._pending and len(used) < self.slots:
-            seq = self._pending.popleft()
+            seq = self._pending[0]
             free = [slot for slot in range(self.slots) if slot not in used]
             shared = {slot: _common_prefix(self._cached[slot], seq.prompt) for slot in free}
             slot = max(free, key=lambda s: shared[s])
             keep = min(shared[slot], len(seq.prompt) - 1)      # feed at least one token: its logits start the reply
+            if not self._room(seq, slot, keep, free):
+                break                                          # it waits (first come, first served) for cells
+            self._pending.popleft()
             self._forget(slot, keep)
             seq.slot, seq.pos, seq.feed = slot, keep, seq.prompt[keep:]
             self._active.append(seq)
             used.add(slot)
+
+    def _need(self, seq: Sequence, keep: int | None = None) -> int:
+        """Cells `seq` may still add: its prompt not yet decoded and the rest of its reply (within n_ctx)."""
+        fed = seq.pos if keep is None else keep            # a running sequence's cells: its position
+        return max(min(len(seq.prompt) + seq.max_tokens, self.n_ctx) - fed, 0)
+
+    def _room(self, seq: Sequence, slot: int, keep: int, free: list[int]) -> bool:
+        """Whether the shared cache can hold `seq` to its end next to the running ones; drops the cached prefixes of
+        idle slots (the least shared first) until it can. Always true without a unified cache."""
+        if self.cells is None:
+            return True
+
+        def short() -> int:
+            used = sum(len(c) for c in self._cached) - (len(self._cached[slot]) - keep)
+            reserved = sum(self._need(s) for s in self._active)
+            return used + reserved + self._need(seq, keep) - self.cells
+        for idle in sorted((s for s in free if s != slot and self._cached[s]), key=lambda s: len(self._cached[s])):
+            if short() <= 0:
+                break
+            self._forget(idle, 0)
+        return short() <= 0
 
     def _leave(self, seq: Sequence, reason: str) -> None:
         self._active.remove(seq)

@@ -129,6 +129,26 @@ def while_training(client, model: str, clients: int, requests: int, max_tokens: 
     return {"quiet": quiet, "training": busy if still else None}
 
 
+def engine_ceiling(backend, sizes=(1, 4, 8, 16), tokens: int = 32) -> list[tuple[int, float]]:
+    """Tokens/s of the llama.cpp engine alone (no HTTP) decoding 1, 4, 8... greedy replies together: the most the
+    server can reach at each level. The prompt is decoded once first, so every size measures decode steps."""
+    from ..backends.sampling import Sampler
+
+    engine = backend.engine
+    prompt = backend.prompt_ids([{"role": "user", "content": QUESTIONS[0]}])
+    options = GenerationOptions(max_tokens=tokens, temperature=0, frequency_penalty=0)
+    list(engine.submit(prompt, Sampler(options), 1).tokens())                  # caches the prompt
+    out = []
+    for size in sizes:
+        if size > engine.slots:
+            continue
+        start = time.perf_counter()
+        seqs = [engine.submit(prompt, Sampler(options), tokens) for _ in range(size)]
+        produced = sum(len(list(seq.tokens())) for seq in seqs)
+        out.append((size, produced / (time.perf_counter() - start)))
+    return out
+
+
 def bench_serve(model: str = typer.Option("smollm2-135m", help="model to serve"),
                 levels: str = typer.Option("1,4,8,16", help="concurrent clients, comma-separated"),
                 max_tokens: int = typer.Option(32, help="tokens per reply"),
@@ -147,6 +167,11 @@ def bench_serve(model: str = typer.Option("smollm2-135m", help="model to serve")
     pool = ModelPool(ServeSettings(), backend=backend, backend_options=option or None, served=(model,))
     loaded = pool.get(model)
     console.print(f"backend: {loaded.backend.name} {dict(getattr(loaded.backend, 'options', None) or {})}")
+    if hasattr(loaded.backend, "engine"):
+        ceiling = engine_ceiling(loaded.backend, tokens=max_tokens)
+        base = ceiling[0][1]
+        console.print("engine alone (no HTTP), replies decoded together: " + ", ".join(
+            f"{size}: {rate:.1f} tok/s ({rate / base:.2f}x)" for size, rate in ceiling))
     trained = None
     with _server(create_app(pool, generation=GenerationOptions(max_tokens=max_tokens))) as url:
         client = openai.OpenAI(base_url=url, api_key="bench", max_retries=0, timeout=600)
