@@ -30,8 +30,8 @@ def ask(q: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def api(serve_app):
-    pool = ModelPool(ServeSettings(), backend="llamacpp", backend_options=["n_ctx=512", "kv_cells=2048", "threads=2", "slots=4"],
-                     served=(MODEL,))
+    options = ["n_ctx=512", "kv_cells=2048", "threads=2", "slots=4"]
+    pool = ModelPool(ServeSettings(), backend="llamacpp", backend_options=options, served=(MODEL,))
     loaded = pool.get(MODEL)
     with serve_app(create_app(pool, generation=GenerationOptions(max_tokens=16, frequency_penalty=0))) as url:
         yield openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=300), loaded.backend, url
