@@ -30,7 +30,7 @@ def ask(q: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def api(serve_app):
-    options = ["n_ctx=512", "kv_cells=2048", "threads=2", "slots=4"]
+    options = ["n_ctx=512", "threads=2", "slots=4"]
     pool = ModelPool(ServeSettings(), backend="llamacpp", backend_options=options, served=(MODEL,))
     loaded = pool.get(MODEL)
     with serve_app(create_app(pool, generation=GenerationOptions(max_tokens=16, frequency_penalty=0))) as url:

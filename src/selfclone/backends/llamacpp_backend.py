@@ -8,7 +8,7 @@ frequency penalties over the whole reply, stop strings that never reach the stre
 batched), n (batch members too), no_repeat_ngram_size and logprobs.
 
     selfclone chat smollm2-135m --backend llamacpp -o threads=2
-    selfclone serve api smollm2-135m -o slots=16         # up to 16 replies decoded together
+    selfclone serve api smollm2-135m -o slots=16 -o n_ctx=1024     # up to 16 replies decoded together
 """
 from __future__ import annotations
 
@@ -42,9 +42,11 @@ class LlamaCppBackend:
         threads: int | None = None
         quantize: str = pydantic.Field("q8_0", description="a clone's GGUF: f16, q8_0 or q4_k_m")
         lora_path: str | None = pydantic.Field(None, description="a LoRA adapter converted to GGUF")
-        slots: int = pydantic.Field(16, ge=1, le=64, description="replies decoded together (continuous batching)")
-        kv_cells: int | None = pydantic.Field(None, description="KV cells all replies share (default: n_ctx)")
-        kv_unified: bool = pydantic.Field(True, description="one KV cache for all slots (off: n_ctx cells per slot)")
+        slots: int = pydantic.Field(4, ge=1, le=64, description="replies decoded together (continuous batching); "
+                                    "each holds n_ctx KV cells (about 23 KB a cell for SmolLM2-135M)")
+        kv_unified: bool = pydantic.Field(False, description="one shared KV cache of kv_cells for all slots: less "
+                                          "memory, but a reply may then differ by batch (float rounding)")
+        kv_cells: int | None = pydantic.Field(None, description="with kv_unified: the cells all replies share")
         prefill_chunk: int = pydantic.Field(64, ge=8, description="prompt tokens fed per step while others decode")
 
     def __init__(self, model, options: "LlamaCppBackend.Options | None" = None, *, workspace_runs=None, **_):
@@ -68,7 +70,8 @@ class LlamaCppBackend:
             raise BackendError(f"llamacpp loads GGUF files and clones; '{ref.name}' is a {ref.kind} model",
                                f"export it first (`selfclone export {ref.name} --out M.gguf`) or use --backend transformers")
         self.path = str(path)
-        self.llm = Llama(model_path=self.path, n_ctx=self.options.n_ctx, n_threads=self.options.threads,
+        # the engine has its own context; this one serves only the tokenizer and llama.cpp's own API (bench chat)
+        self.llm = Llama(model_path=self.path, n_ctx=min(self.options.n_ctx, 1024), n_threads=self.options.threads,
                          lora_path=self.options.lora_path, verbose=False)
         self._start_engine()
 

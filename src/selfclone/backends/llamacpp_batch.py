@@ -70,11 +70,13 @@ class Sequence:
 
 
 class BatchEngine:
-    """`n_ctx` bounds one reply (prompt included). With `unified` (the default) all slots share one KV cache of
-    `cells` cells, so memory does not grow with the slots: a sequence joins when the cells it may still need are
-    free (idle slots' cached prefixes are dropped first to make room). Without it each slot has its own n_ctx cells."""
+    """`n_ctx` bounds one reply (prompt included). By default each slot has its own n_ctx KV cells (a separate
+    stream): a reply is then the same token for token whatever else is in the batch (measured), and memory grows
+    with the slots. With `unified` all slots share one cache of `cells` cells: a sequence joins when the cells it may
+    still need are free (idle slots' cached prefixes are dropped first), but attention over the shared cache rounds
+    differently with the batch, so greedy replies can change by batch."""
 
-    def __init__(self, llm, *, slots: int = 8, n_ctx: int = 2048, cells: int | None = None, unified: bool = True,
+    def __init__(self, llm, *, slots: int = 4, n_ctx: int = 2048, cells: int | None = None, unified: bool = False,
                  prefill_chunk: int = 64, threads: int | None = None):
         import llama_cpp
 
