@@ -65,16 +65,19 @@ def test_a_prefilled_or_restored_prefix_gives_the_replies_of_a_cold_evaluation(l
 
 
 def test_the_backend_prefills_a_clones_system_prompt_at_load():
+    """The batching engine decodes a clone's system prompt at load and keeps it in a slot: a new conversation's
+    prompt starts with those cached tokens, so only its own part is evaluated."""
     from selfclone.backends.llamacpp_backend import LlamaCppBackend
-    from selfclone.backends.llamacpp_prefix import prompt_tokens
     from selfclone.config import GenerationOptions
 
     embedded = models.resolve("smollm2-135m")
     clone_file = models.ModelRef("ft:smollm2-135m:maggie:RUN", "gguf", embedded.path, info={"default_context": SYSTEM})
-    backend = LlamaCppBackend(clone_file, LlamaCppBackend.Options(n_ctx=512, threads=2))
-    tokens = prompt_tokens(backend.llm, convo(QUESTIONS[0]))
-    assert backend.prefix is not None and backend.llm.n_tokens == len(backend.prefix)
-    assert tokens[:len(backend.prefix)] == list(backend.prefix.tokens)
+    backend = LlamaCppBackend(clone_file, LlamaCppBackend.Options(n_ctx=512, threads=2, slots=2))
+    tokens = backend.prompt_ids(convo(QUESTIONS[0]))
+    system_only = backend.prompt_ids([{"role": "system", "content": SYSTEM}])
+    shared = next(i for i, (a, b) in enumerate(zip(tokens, system_only)) if a != b)
+    assert shared > 20                                   # the whole system block
+    assert any(cached[:shared] == tokens[:shared] for cached in backend.engine._cached)
     assert "".join(backend.chat(convo(QUESTIONS[0]), GenerationOptions(max_tokens=8, temperature=0))).strip()
-    off = LlamaCppBackend(clone_file, LlamaCppBackend.Options(n_ctx=512, threads=2, prefill=False))
-    assert off.prefix is None and off.llm.n_tokens == 0
+    off = LlamaCppBackend(clone_file, LlamaCppBackend.Options(n_ctx=512, threads=2, slots=2, prefill=False))
+    assert all(not cached for cached in off.engine._cached)

@@ -2,27 +2,28 @@
 
 It loads GGUF files only: the embedded model or a .gguf file. A clone reaches it as its GGUF, which
 `registry.open_backend` gets from the export area on first use (with the fidelity check of export/fidelity.py,
-cached beside the run as RUN/gguf/QUANT.gguf). Every generation option
-keeps its meaning: temperature (0 = greedy), top_p (top_k and min_p off, as in the transformers backend), OpenAI's
-presence and frequency penalties through llama.cpp's own penalties sampler (over its window of the last
-`penalty_window` tokens), stop strings that never reach the stream, seed, n, and no_repeat_ngram_size as a logits
-processor (llama.cpp has no sampler for it).
+cached beside the run as RUN/gguf/QUANT.gguf); its trained system prompt is decoded once at load, so a new
+conversation starts after it (the engine keeps a slot's prompt prefix). Every reply, alone or among
+many concurrent ones, is decoded by the model's continuous-batching engine (backends/llamacpp_batch.py) and sampled
+by backends/sampling.py, so every option keeps one meaning: temperature (0 = greedy), top_p, OpenAI's presence and
+frequency penalties over the whole reply, stop strings that never reach the stream, seed (the same reply alone or
+batched), n (batch members too), no_repeat_ngram_size and logprobs.
 
     selfclone chat smollm2-135m --backend llamacpp -o threads=2
+    selfclone serve api smollm2-135m -o slots=16 -o n_ctx=1024     # up to 16 replies decoded together
 """
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterator, Sequence
 
 import pydantic
 
 from ..errors import BackendError
 from ..plugins import hookimpl
-from .base import GenerationOptions, candidates_by_streaming
-from .llamacpp_prefix import prefill
-from .transformers_backend import stream_until_stop
+from .base import GenerationOptions
+from .reply import Reply, logprob_entry
+from .sampling import Sampler
 
 INSTALL = 'run `make setup`, or: CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON" pip install llama-cpp-python==0.3.36'
 
@@ -35,23 +36,6 @@ def available() -> bool:
     return True
 
 
-class NoRepeatNgram:
-    """Bans every token that would repeat an n-gram already in the context (transformers' no_repeat_ngram_size)."""
-
-    def __init__(self, size: int):
-        self.size = size
-
-    def __call__(self, input_ids, scores):
-        n, ids = self.size, list(input_ids)
-        if len(ids) < n:
-            return scores
-        prefix = ids[len(ids) - n + 1:] if n > 1 else []
-        for i in range(len(ids) - n + 1):
-            if ids[i:i + n - 1] == prefix:
-                scores[ids[i + n - 1]] = -float("inf")
-        return scores
-
-
 class LlamaCppBackend:
     name = "llamacpp"
     loads = "gguf"             # open_backend hands it a clone as its GGUF file (backends/registry.clone_gguf)
@@ -60,9 +44,14 @@ class LlamaCppBackend:
         n_ctx: int = 2048
         threads: int | None = None
         quantize: str = pydantic.Field("q8_0", description="a clone's GGUF: f16, q8_0 or q4_k_m")
-        penalty_window: int = pydantic.Field(64, description="tokens the presence/frequency penalties look back over")
         lora_path: str | None = pydantic.Field(None, description="a LoRA adapter converted to GGUF")
-        prefill: bool = pydantic.Field(True, description="evaluate the clone's system prompt once, at load")
+        slots: int = pydantic.Field(4, ge=1, le=64, description="replies decoded together (continuous batching); "
+                                    "each holds n_ctx KV cells (about 23 KB a cell for SmolLM2-135M)")
+        kv_unified: bool = pydantic.Field(False, description="one shared KV cache of kv_cells for all slots: less "
+                                          "memory, but a reply may then differ by batch (float rounding)")
+        kv_cells: int | None = pydantic.Field(None, description="with kv_unified: the cells all replies share")
+        prefill_chunk: int = pydantic.Field(64, ge=8, description="prompt tokens fed per step while others decode")
+        prefill: bool = pydantic.Field(True, description="decode the clone's system prompt once, at load")
 
     def __init__(self, model, options: "LlamaCppBackend.Options | None" = None, *, workspace_runs=None, **_):
         from .. import models
@@ -73,50 +62,83 @@ class LlamaCppBackend:
 
         self.options = options or self.Options()
         ref = models.as_ref(model, workspace_runs)
+        self.model_name = ref.name
         if ref.kind not in ("embedded", "gguf"):
             raise BackendError(f"llamacpp loads GGUF files; '{ref.name}' is a {ref.kind} model",
                                "open it with open_backend (a clone's GGUF is exported on first use), export it "
                                f"(`selfclone export {ref.name} --out M.gguf`), or use --backend transformers")
-        self.model_name = ref.name
         self.fidelity = ref.info.get("fidelity")       # a clone's export check, from registry.clone_gguf
         self.path = str(ref.path)
-        self.llm = Llama(model_path=self.path, n_ctx=self.options.n_ctx, n_threads=self.options.threads,
-                         last_n_tokens_size=self.options.penalty_window, lora_path=self.options.lora_path,
-                         verbose=False)
-        # a clone's system prompt opens every conversation: evaluated once here, its KV kept (llamacpp_prefix.py)
-        self.prefix = prefill(self.llm, ref.info.get("default_context")) if self.options.prefill else None
-        self._lock = threading.Lock()
+        # the engine has its own context; this one serves only the tokenizer and llama.cpp's own API (bench chat)
+        self.llm = Llama(model_path=self.path, n_ctx=min(self.options.n_ctx, 1024), n_threads=self.options.threads,
+                         lora_path=self.options.lora_path, verbose=False)
+        self._start_engine()
+        system = ref.info.get("default_context")
+        if system and self.options.prefill:      # every conversation opens with it: its KV stays in a slot
+            self.reply([{"role": "system", "content": system}], GenerationOptions(max_tokens=1, temperature=0.0)).text()
 
-    def _params(self, options: GenerationOptions) -> dict:
-        from llama_cpp import LogitsProcessorList
+    def _start_engine(self) -> None:
+        from llama_cpp import llama_chat_format
 
-        seed = options.seed if options.seed is not None else random.getrandbits(31)
-        params = dict(max_tokens=options.max_tokens, temperature=options.temperature, top_p=options.top_p,
-                      top_k=0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0,
-                      presence_penalty=options.presence_penalty, frequency_penalty=options.frequency_penalty,
-                      stop=list(options.stop) or None, seed=seed)
-        if options.no_repeat_ngram_size:
-            params["logits_processor"] = LogitsProcessorList([NoRepeatNgram(options.no_repeat_ngram_size)])
-        return params
+        from .llamacpp_batch import BatchEngine
 
-    def _pieces(self, messages: Sequence[dict], options: GenerationOptions) -> Iterator[str]:
-        stream = self.llm.create_chat_completion(messages=list(messages), stream=True, **self._params(options))
-        for chunk in stream:
-            piece = chunk["choices"][0]["delta"].get("content")
-            if piece:
-                yield piece
+        o = self.options
+        self.engine = BatchEngine(self.llm, slots=o.slots, n_ctx=o.n_ctx, cells=o.kv_cells, unified=o.kv_unified,
+                                  prefill_chunk=o.prefill_chunk, threads=o.threads)
+        self.context_length = o.n_ctx
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if template:         # the GGUF's own template (a clone's is the one it was trained with)
+            model = self.llm._model
+            piece = lambda t: model.token_get_text(t) if t >= 0 else ""  # noqa: E731
+            self._format = llama_chat_format.Jinja2ChatFormatter(
+                template=template, eos_token=piece(model.token_eos()), bos_token=piece(model.token_bos()))
+        else:
+            self._format = getattr(llama_chat_format, "format_" + self.llm.chat_format.replace("-", "_"))
+
+    # --- prompts ------------------------------------------------------------------------------------
+    def prompt_ids(self, messages: Sequence[dict]) -> list[int]:
+        """The chat-templated prompt's token ids, as the engine decodes them."""
+        framed = self._format(messages=list(messages))
+        return self.llm.tokenize(framed.prompt.encode("utf-8"), add_bos=not framed.added_special, special=True)
+
+    def reset(self) -> None:
+        """Drop the cached prompt prefixes, so the next prompts are decoded from scratch (cold-start timings)."""
+        self.engine.reset()
+        self.llm.reset()
+
+    # --- generation ---------------------------------------------------------------------------------
+    def replies(self, messages: Sequence[dict], options: GenerationOptions,
+                top_logprobs: int | None = None) -> list[Reply]:
+        """`options.n` replies, all submitted to the engine at once (seeds n apart when a seed is set)."""
+        prompt = self.prompt_ids(messages)
+        base = options.seed if options.seed is not None else random.getrandbits(31)
+        return [self._reply(prompt, options, base + i, top_logprobs) for i in range(options.n)]
+
+    def reply(self, messages: Sequence[dict], options: GenerationOptions, top_logprobs: int | None = None) -> Reply:
+        return self._reply(self.prompt_ids(messages), options, options.seed, top_logprobs)
+
+    def _reply(self, prompt: list[int], options: GenerationOptions, seed: int | None, top: int | None) -> Reply:
+        engine = self.engine
+        seq = engine.submit(prompt, Sampler(options, seed, prompt), options.max_tokens, top)
+
+        def tokens():
+            for token in seq.tokens():
+                entry = None
+                if token.logprobs is not None:
+                    chosen, alternatives = token.logprobs
+                    entry = logprob_entry(token.id, chosen, token.piece, alternatives, engine.piece)
+                yield token.piece, entry
+
+        return Reply(tokens(), options.stop, prompt_tokens=len(prompt), finished=lambda: seq.finish_reason,
+                     cancel=seq.cancel)
 
     def chat(self, messages: Sequence[dict], options: GenerationOptions) -> Iterator[str]:
-        with self._lock:
-            # llama-cpp-python already holds back partial stops; this keeps the guarantee whatever it does
-            yield from stream_until_stop(self._pieces(messages, options), options.stop)
+        for chunk in self.reply(messages, options):
+            if chunk.text:
+                yield chunk.text
 
     def candidates(self, messages: Sequence[dict], options: GenerationOptions) -> list[str]:
-        if options.seed is None and options.n > 1:
-            from dataclasses import replace
-
-            options = replace(options, seed=random.getrandbits(31))
-        return candidates_by_streaming(self, messages, options)
+        return [reply.text() for reply in self.replies(messages, options)]
 
 
 @hookimpl

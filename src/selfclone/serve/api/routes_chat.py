@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pydantic
 from fastapi import APIRouter, Request
@@ -22,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from ... import models
 from ...config import GenerationOptions
 from ...dataset.legacy import from_prompt_completion
+from ...backends.reply import TextReply
 from ...errors import SelfcloneError
 from ...persona.session import ChatSession
 from .errors import APIError, from_library
@@ -103,6 +105,9 @@ def count_tokens(loaded: Loaded, text: str) -> int:
 
 
 def prompt_tokens(loaded: Loaded, messages: list[dict]) -> int:
+    ids = getattr(loaded.backend, "prompt_ids", None)           # llama.cpp: the exact prompt the engine decodes
+    if ids is not None:
+        return len(ids(messages))
     encode = getattr(loaded.backend, "encode", None)
     if encode is None:
         return sum(len(str(m["content"]).split()) for m in messages)
@@ -110,19 +115,52 @@ def prompt_tokens(loaded: Loaded, messages: list[dict]) -> int:
 
 
 def check_context(loaded: Loaded, prompt_len: int, options: GenerationOptions) -> None:
+    limit = getattr(loaded.backend, "context_length", None)
     model = getattr(loaded.backend, "model", None)
-    if model is None or not hasattr(model, "config"):
+    if limit is None and model is not None and hasattr(model, "config"):
+        limit = models.context_length(model)
+    if limit is None:
         return
-    limit = models.context_length(model)
     if prompt_len + options.max_tokens > limit:
         raise APIError(400, f"this model's context is {limit} tokens, but the prompt has {prompt_len} and "
                             f"max_tokens asks for {options.max_tokens} more: lower max_tokens or shorten the messages",
                        param="max_tokens", code="context_length_exceeded")
 
 
-def finish_reason(loaded: Loaded, text: str, options: GenerationOptions) -> tuple[str, int]:
-    tokens = count_tokens(loaded, text)
-    return ("length" if tokens >= options.max_tokens else "stop"), tokens
+def start_replies(loaded: Loaded, messages: list[dict], options: GenerationOptions, prompt_len: int,
+                  top: int | None, *, streaming: bool) -> list:
+    """The request's n replies, through the backend's `replies` (llama.cpp: all n decoded together, with
+    logprobs), or else its `chat` when streaming (one after another, seeds n apart) and its `candidates` when not."""
+    backend = loaded.backend
+    if hasattr(backend, "replies"):
+        return backend.replies(messages, options, top)
+    if top is not None:
+        raise APIError(400, f"logprobs are not available with the {backend.name} backend",
+                       param="logprobs", code="unsupported_parameter")
+    if streaming:
+        pieces = [backend.chat(messages, replace(options, n=1, seed=None if options.seed is None else options.seed + i))
+                  for i in range(options.n)]
+    else:
+        pieces = [iter([text]) for text in backend.candidates(messages, options)]
+    return [TextReply(p, prompt_tokens=prompt_len, max_tokens=options.max_tokens,
+                      count=lambda text: count_tokens(loaded, text)) for p in pieces]
+
+
+def chat_logprobs(entries: list[dict] | None) -> dict | None:
+    return None if entries is None else {"content": entries, "refusal": None}
+
+
+def legacy_logprobs(entries: list[dict] | None, offset: int = 0) -> dict | None:
+    """The /v1/completions form: parallel lists, top_logprobs as {token: logprob} maps."""
+    if entries is None:
+        return None
+    offsets, at = [], offset
+    for e in entries:
+        offsets.append(at)
+        at += len(e["token"])
+    return {"tokens": [e["token"] for e in entries], "token_logprobs": [e["logprob"] for e in entries],
+            "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
+            "text_offset": offsets}
 
 
 def usage(prompt: int, completion: int) -> dict:
@@ -164,8 +202,22 @@ async def completions(req: CompletionRequest, request: Request):
     return await respond(loaded, conversations, options, req, chat=False)
 
 
+def top_logprobs(req: Sampling, chat: bool) -> int | None:
+    """How many alternatives per token the request wants, or None for no logprobs at all."""
+    if chat:
+        if req.top_logprobs is not None and not 0 <= req.top_logprobs <= 20:
+            raise APIError(400, f"top_logprobs must be between 0 and 20, got {req.top_logprobs}", param="top_logprobs")
+        if req.top_logprobs is not None and not req.logprobs:
+            raise APIError(400, "top_logprobs needs logprobs: true", param="logprobs")
+        return (req.top_logprobs or 0) if req.logprobs else None
+    if req.logprobs is not None and not 0 <= req.logprobs <= 20:
+        raise APIError(400, f"logprobs must be between 0 and 20, got {req.logprobs}", param="logprobs")
+    return req.logprobs
+
+
 async def respond(loaded: Loaded, conversations: list[list[dict]], options: GenerationOptions, req: Sampling,
                   *, chat: bool):
+    top = top_logprobs(req, chat)
     lengths = [await run_in_threadpool(prompt_tokens, loaded, m) for m in conversations]
     for length in lengths:
         check_context(loaded, length, options)
@@ -173,49 +225,61 @@ async def respond(loaded: Loaded, conversations: list[list[dict]], options: Gene
     head = {"id": rid, "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
             "model": req.model, "system_fingerprint": None}
     if req.stream:
-        chunks = stream(loaded, conversations, lengths, options, req, head, chat=chat)
+        replies = await run_in_threadpool(
+            lambda: [start_replies(loaded, m, options, n, top, streaming=True) for m, n in zip(conversations, lengths)])
+        chunks = stream(replies, top, req, head, chat=chat)
         return StreamingResponse(chunks, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    choices, completion_total = [], 0
-    for messages in conversations:
-        texts = await run_in_threadpool(loaded.backend.candidates, messages, options)
-        for text in texts:
-            reason, tokens = finish_reason(loaded, text, options)
-            completion_total += tokens
-            index = len(choices)
-            if chat:
-                choices.append({"index": index, "message": {"role": "assistant", "content": text, "refusal": None},
-                                "logprobs": None, "finish_reason": reason})
-            else:
-                choices.append({"index": index, "text": text, "logprobs": None, "finish_reason": reason})
-    return head | {"choices": choices, "usage": usage(sum(lengths) * options.n, completion_total)}
+
+    def run() -> list[tuple]:      # every reply of the request is submitted before the first is read
+        replies = [r for m, n in zip(conversations, lengths)
+                   for r in start_replies(loaded, m, options, n, top, streaming=False)]
+        done = []
+        for reply in replies:
+            chunks = list(reply)
+            entries = [e for c in chunks for e in c.logprobs] if top is not None else None
+            done.append((reply, "".join(c.text for c in chunks), entries))
+        return done
+
+    choices, done = [], await run_in_threadpool(run)
+    for index, (reply, text, entries) in enumerate(done):
+        if chat:
+            choices.append({"index": index, "message": {"role": "assistant", "content": text, "refusal": None},
+                            "logprobs": chat_logprobs(entries), "finish_reason": reply.finish_reason})
+        else:
+            choices.append({"index": index, "text": text, "logprobs": legacy_logprobs(entries),
+                            "finish_reason": reply.finish_reason})
+    return head | {"choices": choices, "usage": usage(sum(r.prompt_tokens for r, _, _ in done),
+                                                      sum(r.completion_tokens for r, _, _ in done))}
 
 
-def stream(loaded: Loaded, conversations, lengths, options: GenerationOptions, req: Sampling, head: dict,
-           *, chat: bool) -> Iterator[str]:
-    """SSE chunks, choice after choice (seeds n apart, as `candidates_by_streaming` does), then usage and [DONE].
-    A sync generator: Starlette iterates it in a worker thread, so each stream decodes in its own thread."""
-    from dataclasses import replace
-
+def stream(replies: list[list], top: int | None, req: Sampling, head: dict, *, chat: bool) -> Iterator[str]:
+    """SSE chunks, choice after choice (all of them already decoding together), then usage and [DONE].
+    A sync generator: Starlette iterates it in a worker thread; when the client goes away it is closed, and the
+    replies not finished are cancelled, which frees their slots in the batch."""
     head = head | {"object": "chat.completion.chunk" if chat else "text_completion"}
-    completion_total, index = 0, 0
-    for messages in conversations:
-        for i in range(options.n):
-            seed = None if options.seed is None else options.seed + i
-            one = replace(options, n=1, seed=seed)
+    flat = [reply for group in replies for reply in group]
+    try:
+        for index, reply in enumerate(flat):
             if chat:
                 yield sse(head | {"choices": [{"index": index, "delta": {"role": "assistant", "content": ""},
                                                "logprobs": None, "finish_reason": None}]})
-            pieces = []
-            for piece in loaded.backend.chat(messages, one):
-                pieces.append(piece)
-                body = {"delta": {"content": piece}} if chat else {"text": piece}
-                yield sse(head | {"choices": [{"index": index, **body, "logprobs": None, "finish_reason": None}]})
-            reason, tokens = finish_reason(loaded, "".join(pieces), options)
-            completion_total += tokens
+            offset = 0
+            for chunk in reply:
+                entries = chunk.logprobs if top is not None else None
+                if chat:
+                    body = {"delta": {"content": chunk.text}, "logprobs": chat_logprobs(entries)}
+                else:
+                    body = {"text": chunk.text, "logprobs": legacy_logprobs(entries, offset)}
+                    offset += len(chunk.text)
+                yield sse(head | {"choices": [{"index": index, **body, "finish_reason": None}]})
             end = {"delta": {}} if chat else {"text": ""}
-            yield sse(head | {"choices": [{"index": index, **end, "logprobs": None, "finish_reason": reason}]})
-            index += 1
-    if req.stream_options and req.stream_options.include_usage:
-        yield sse(head | {"choices": [], "usage": usage(sum(lengths) * options.n, completion_total)})
-    yield sse("[DONE]")
+            yield sse(head | {"choices": [{"index": index, **end, "logprobs": None,
+                                           "finish_reason": reply.finish_reason}]})
+        if req.stream_options and req.stream_options.include_usage:
+            yield sse(head | {"choices": [], "usage": usage(sum(r.prompt_tokens for r in flat),
+                                                             sum(r.completion_tokens for r in flat))})
+        yield sse("[DONE]")
+    finally:
+        for reply in flat:
+            reply.cancel()
