@@ -239,8 +239,9 @@ def quiet_transformers() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
-def load(ref: ModelRef, *, trainable: bool = False, dtype=None):
-    """Load (model, tokenizer). Clones load their base model with the LoRA adapter applied."""
+def load(ref: ModelRef, *, trainable: bool = False, dtype=None, **from_pretrained):
+    """Load (model, tokenizer). Clones load their base model with the LoRA adapter applied. Extra keyword
+    arguments go to `from_pretrained` (train/devices.py: attention implementation, 4-bit quantization)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -251,16 +252,16 @@ def load(ref: ModelRef, *, trainable: bool = False, dtype=None):
         base = resolve(ref.base)
         tokenizer = load_tokenizer(ref)
         if Path(ref.path).name == "model":
-            model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, **from_pretrained)
         else:
             from peft import PeftModel
 
-            model = AutoModelForCausalLM.from_pretrained(local_dir(base), dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(local_dir(base), dtype=dtype, **from_pretrained)
             model = PeftModel.from_pretrained(model, ref.path, is_trainable=trainable)
     else:
         tokenizer = load_tokenizer(ref)
         try:
-            model = AutoModelForCausalLM.from_pretrained(local_dir(ref), dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(local_dir(ref), dtype=dtype, **from_pretrained)
         except OSError as exc:
             raise ModelNotFound(f"could not load '{ref.name}': {exc}",
                                 "check the folder holds config.json and weights, or that the hub id is right") from exc
