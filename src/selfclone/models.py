@@ -270,5 +270,18 @@ def load(ref: ModelRef, *, trainable: bool = False, dtype=None, **from_pretraine
     return model, tokenizer
 
 
+def trained_context(model: "str | ModelRef", workspace_runs: Path | None = None) -> str | None:
+    """The system prompt a clone was trained with (run.json's default_context); None for anything else. Remote
+    backends serving a clone under its name (vLLM's LoRA modules) get it applied on our side through this."""
+    if not isinstance(model, ModelRef):
+        if not CLONE_NAME.match(str(model)):
+            return None
+        try:
+            model = resolve(str(model), workspace_runs)
+        except SelfcloneError:
+            return None
+    return model.info.get("default_context") if model.kind == "clone" else None
+
+
 def context_length(model) -> int:
     return int(getattr(model.config, "max_position_embeddings", 2048) or 2048)

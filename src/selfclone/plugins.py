@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = [
     "selfclone.serve.web.server",
     "selfclone.evaluate.turing_web",
     "selfclone.serve.api.server",
+    "selfclone.serve.vllm",
 ]
 
 
