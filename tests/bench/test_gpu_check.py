@@ -13,12 +13,18 @@ ROOT = Path(__file__).resolve().parents[2]
 MISSING_THERE = ("trl", "bitsandbytes", "vllm", "typer", "rich", "pydantic", "pluggy", "matplotlib", "tomli_w",
                  "tensorboard", "fastapi", "openai", "datasets", "sentence_transformers")
 BLOCKER = f"""
-import importlib.abc, sys
-class _Missing(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
+import sys
+class _Hidden:
+    # each finder answers "not here" for the packages the GPU machine lacks: import fails, find_spec says None
+    def __init__(self, inner):
+        self.inner = inner
+    def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {MISSING_THERE!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}} (not on the GPU machine)", name=name)
-sys.meta_path.insert(0, _Missing())
+            return None
+        return self.inner.find_spec(name, path, target) if hasattr(self.inner, "find_spec") else None
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+sys.meta_path[:] = [_Hidden(f) for f in sys.meta_path]
 """
 
 
