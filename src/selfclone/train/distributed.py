@@ -87,8 +87,12 @@ class Group:
             return cls(devices.pick(asked_device))
         from accelerate import Accelerator
 
+        from accelerate.utils import DistributedDataParallelKwargs
+
         cpu = asked_device == "cpu" or not devices.cuda_available()
-        accelerator = Accelerator(cpu=cpu)          # gloo on CPUs, NCCL on GPUs; FSDP/DeepSpeed from the launch config
+        # gloo on CPUs, NCCL on GPUs; FSDP/DeepSpeed from the launch config. The buffers (rotary tables) are the
+        # same on every rank, so DDP need not broadcast them before each forward.
+        accelerator = Accelerator(cpu=cpu, kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
         index = accelerator.local_process_index if not cpu else None
         group = cls(devices.pick("cpu" if cpu else asked_device, index), accelerator)
         group._catch_sigterm()
@@ -123,7 +127,7 @@ class Group:
                 return forward_selected(self.inner, **inputs)
 
         self._wrapped, optimizer = self.accelerator.prepare(SelectedLoss(model), optimizer)
-        return self._wrapped, optimizer
+        return (lambda **inputs: self._collective(lambda: self._wrapped(**inputs))), optimizer
 
     def shard(self, batch: list) -> tuple[list, float]:
         """This rank's examples of the global batch, and the weight of its loss (0 for a rank left without any,
