@@ -59,7 +59,7 @@ def test_two_processes_reach_the_loss_of_one(tmp_path, tiny_model_dir, reference
     two = train_losses(run)
     assert [s for s, _ in two] == [s for s, _ in reference]         # rank 0 alone wrote each row, once
     assert two[0][1] == pytest.approx(reference[0][1], rel=1e-4)
-    assert two[-1][1] == pytest.approx(reference[-1][1], rel=2e-2)  # float sums in another order, 40 steps on
+    assert two[-1][1] == pytest.approx(reference[-1][1], rel=1e-4)  # measured: 1.3e-7 apart at most, over 40 steps
     assert reference[-1][1] < reference[0][1] - 0.1                 # and it did learn
     assert (run.adapter / "adapter_model.safetensors").exists()
 
