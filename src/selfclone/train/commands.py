@@ -16,7 +16,7 @@ from ..errors import DataError, TrainingError
 from ..terminal import console, workspace
 from . import distributed
 from .display import print_recipe, print_run_summary, run_prepared
-from .launch import LAUNCHERS, accelerate_command
+from .launch import LAUNCHERS, accelerate_command, read_accelerate_config
 from .methods import METHODS, Defaults, TrainRequest, prepare, resume as resume_run
 from .preference_runs import model_key
 from .recipe import parse_auto
@@ -122,6 +122,8 @@ def train_cmd(
         # started by `accelerate launch -m selfclone train DATA`: rank 0 prepares the run, every rank trains it
         resume = distributed.share_from_main(lambda: prepared_run().run.path, device)
     if launcher == "accelerate":
+        if accelerate_config is not None:
+            read_accelerate_config(accelerate_config)            # a bad file fails before a run folder exists
         run = RunDir(resume) if resume is not None else prepared_run().run
         cmd = accelerate_command(run.path, config=accelerate_config, processes=processes)
         console.print(f"[dim]{' '.join(cmd)}[/]", highlight=False)
