@@ -102,3 +102,23 @@ def test_a_killed_rank_leaves_a_checkpoint_then_resume_finishes_under_two(tmp_pa
     assert [s for s, _ in rows] == [s for s, _ in reference]          # no gaps, no duplicates
     assert rows[-1][1] == pytest.approx(reference[-1][1], rel=2e-2)
     assert run.info()["status"] == "finished"
+
+
+def test_accelerate_launch_by_hand_trains_one_run(tmp_path, tiny_model_dir):
+    data = tmp_path / "data.jsonl"
+    from selfclone.dataset.chat import write_examples
+
+    write_examples(data, examples(8))
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--multi_gpu",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "selfclone", "train", str(data), "--model", str(tiny_model_dir), "--out", str(tmp_path / "run"),
+           "--epochs", "1", "--batch-size", "4", "--report-to", "none"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=os.environ | {"OMP_NUM_THREADS": "1"}, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    from selfclone.train.rundir import RunDir
+
+    info = RunDir(tmp_path / "run").info()
+    assert info["status"] == "finished" and info["processes"] == 2
+    assert not (tmp_path / "runs").exists()                # rank 1 made no run of its own
+    assert proc.stdout.count("run directory:") == 1        # rank 0 prepared it, once
