@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import threading
 
@@ -87,12 +88,8 @@ class Group:
             return cls(devices.pick(asked_device))
         from accelerate import Accelerator
 
-        from accelerate.utils import DistributedDataParallelKwargs
-
         cpu = asked_device == "cpu" or not devices.cuda_available()
-        # gloo on CPUs, NCCL on GPUs; FSDP/DeepSpeed from the launch config. The buffers (rotary tables) are the
-        # same on every rank, so DDP need not broadcast them before each forward.
-        accelerator = Accelerator(cpu=cpu, kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
+        accelerator = Accelerator(cpu=cpu)          # gloo on CPUs, NCCL on GPUs; FSDP/DeepSpeed from the launch config
         index = accelerator.local_process_index if not cpu else None
         group = cls(devices.pick("cpu" if cpu else asked_device, index), accelerator)
         group._catch_sigterm()
@@ -188,7 +185,9 @@ class Group:
         try:
             return call()
         except RuntimeError as exc:          # gloo/NCCL: "Connection closed by peer", a timeout, a dead rank
-            raise MemberLost(f"a training process stopped answering ({str(exc).splitlines()[0][:200]})") from exc
+            # the first line without gloo's "[file.cc:537]" source location (it reads as markup in a terminal)
+            why = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).splitlines()[0])[:200]
+            raise MemberLost(f"a training process stopped answering ({why})") from exc
 
     @contextlib.contextmanager
     def guard(self, run, state: dict, save_checkpoint):
