@@ -176,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="selfclone-gpu-check-"))
     os.environ.setdefault("SELFCLONE_HOME", str(work / "home"))
+    args.out.mkdir(parents=True, exist_ok=True)
     model_dir = build_model_dir(work / "model", size)
-    runs = [run_one("lora", model_dir, work / "runs", size, full=False),
-            run_one("full", model_dir, work / "runs", size, full=True)]
+    runs = []
+    for label, full in (("lora", False), ("full", True)):
+        runs.append(run_one(label, model_dir, work / "runs", size, full=full))
+        (args.out / "gpu-check-partial.json").write_text(json.dumps(runs, indent=2))   # kept if time runs out
     resumed = run_one("lora, stopped and resumed", model_dir, work / "runs", size, full=False,
                       stop_at=size["stop_at"], name="resumed")
     reference = runs[0]
@@ -191,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
                          "reference_step": reference["steps"], "final_loss": resumed["final_train_loss"],
                          "reference_loss": reference["final_train_loss"], "ok": ok},
               "total_seconds": round(time.perf_counter() - started, 1)}
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu-check.json").write_text(json.dumps(result, indent=2))
     (args.out / "gpu-check.md").write_text(markdown(result))
     print(markdown(result), flush=True)
