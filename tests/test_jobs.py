@@ -31,3 +31,29 @@ def test_queue_lifecycle(ws):
             jobs.get(store, "ftjob-nope")
         with pytest.raises(jobs.JobError, match="unknown method"):
             jobs.create(store, model="m", training_file="d", method="ppo")
+
+
+def test_claim_skips_the_workers_own_jobs_and_finishing_respects_a_cancel(ws):
+    with Store(ws.store_path) as store:
+        a, b = (jobs.create(store, model="m", training_file=f"d{i}.jsonl") for i in range(2))
+        assert jobs.claim_next(store)["id"] == a["id"]
+        assert jobs.claim_next(store, exclude=(a["id"],))["id"] == b["id"]      # a is its own child's: not an orphan
+        assert jobs.claim_next(store, exclude=(a["id"], b["id"])) is None
+        jobs.cancel(store, b["id"])
+        done = jobs.set_status(store, b["id"], "succeeded", only_from=("running", "paused", "queued"))
+        assert done["status"] == "cancelled" and done["finished_at"]
+        jobs.record(store, a["id"], pid=1234, attempts=1)
+        assert jobs.get(store, a["id"])["pid"] == 1234 and jobs.get(store, a["id"])["status"] == "running"
+
+
+def test_jobs_settings_in_selfclone_toml(ws):
+    from selfclone import config
+    from selfclone.errors import ConfigError
+
+    assert ws.config.jobs.concurrency == 1 and ws.config.jobs.retries == 2
+    assert config.load(ws.config_path, {"jobs.concurrency": 3}).jobs.concurrency == 3
+    for bad in ({"jobs.concurrency": 0}, {"jobs.retries": -1}, {"jobs.concurrency": "2"}):
+        with pytest.raises(ConfigError, match=r"jobs\.(concurrency|retries) must be a whole number"):
+            config.load(ws.config_path, bad)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        config.load(ws.config_path, {"jobs.parallel": 2})

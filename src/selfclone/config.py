@@ -184,6 +184,20 @@ class MemorySettings:
 
 
 @dataclass(frozen=True)
+class JobSettings:
+    """[jobs]: how the fine-tuning worker runs the queue (each job in its own process; train/worker.py)."""
+
+    concurrency: int = field(default=1, metadata={"help": "jobs trained at once, each in its own process"})
+    retries: int = field(default=2, metadata={"help": "times a job whose process dies is resumed before it fails"})
+
+    def __post_init__(self):
+        for name, low in (("concurrency", 1), ("retries", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"jobs.{name} must be a whole number >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     name: str = "my-clone"
     person: str = "me"
@@ -199,6 +213,7 @@ class WorkspaceConfig:
     discord: DiscordSettings = DiscordSettings()
     translate: TranslateSettings = TranslateSettings()
     serve: ServeSettings = ServeSettings()
+    jobs: JobSettings = JobSettings()
 
     def to_toml(self) -> str:
         def plain(value):
@@ -214,7 +229,7 @@ class WorkspaceConfig:
 _SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
              "notes": NotesSettings, "memory": MemorySettings,
              "telegram": TelegramSettings, "discord": DiscordSettings, "translate": TranslateSettings,
-             "serve": ServeSettings}
+             "serve": ServeSettings, "jobs": JobSettings}
 
 
 def _build(cls, data: dict[str, Any], where: str):

@@ -66,6 +66,20 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
     return count
 
 
+def read_jsonl_prefix(path: str | Path) -> list[dict]:
+    """The rows of a JSONL log up to its first broken line (a line cut by a crash: everything after is untrusted)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Fill a temporary folder beside `path`, then swap it in: a reader sees the old folder or the new one."""

@@ -62,14 +62,27 @@ def page(store, after: str | None = None, limit: int = 20) -> tuple[list[dict], 
     return [_row(r) for r in rows[:limit]], len(rows) > limit
 
 
-def set_status(store, job_id: str, status: str, **fields) -> dict:
+def set_status(store, job_id: str, status: str, *, only_from: tuple[str, ...] | None = None, **fields) -> dict:
+    """Set a job's status (and other columns); with `only_from`, only when its status is one of those, so a
+    worker finishing a job never overwrites a cancel that came in meanwhile."""
     changes = {"status": status, **fields}
     if status in FINISHED:
         changes["finished_at"] = int(time.time())
+    where, args = "id = ?", [job_id]
+    if only_from:
+        where += f" and status in ({', '.join('?' * len(only_from))})"
+        args += only_from
     with store.db:
-        store.db.execute(f"update jobs set {', '.join(f'{k} = ?' for k in changes)} where id = ?",
-                         (*changes.values(), job_id))
+        store.db.execute(f"update jobs set {', '.join(f'{k} = ?' for k in changes)} where {where}",
+                         (*changes.values(), *args))
     return get(store, job_id)
+
+
+def record(store, job_id: str, **fields) -> None:
+    """Set columns other than the status (run_dir, pid, attempts) without touching it."""
+    with store.db:
+        store.db.execute(f"update jobs set {', '.join(f'{k} = ?' for k in fields)} where id = ?",
+                         (*fields.values(), job_id))
 
 
 def _transition(store, job_id: str, allowed: tuple[str, ...], status: str, verb: str, done: str) -> dict:
@@ -93,16 +106,19 @@ def resume(store, job_id: str) -> dict:
     return _transition(store, job_id, ("paused",), "queued", "resume", "resumed")
 
 
-def claim_next(store) -> dict | None:
-    """The worker's step: a job left running by a crash first (it resumes), else the oldest queued one, now running."""
+def claim_next(store, exclude=()) -> dict | None:
+    """The worker's step: a job left running by a crash first (it resumes), else the oldest queued one, now running.
+    `exclude`: the jobs the worker is running right now (their status may be anything while they stop)."""
+    skip = f" and id not in ({', '.join('?' * len(exclude))})" if exclude else ""
     with store.db:
-        row = store.db.execute("select id from jobs where status = 'running' order by rowid limit 1").fetchone()
-        if row is None:
-            row = store.db.execute("select id from jobs where status = 'queued' order by rowid limit 1"
-                                   ).fetchone()
-            if row is None:
-                return None
-            store.db.execute("update jobs set status = 'running' where id = ? and status = 'queued'", (row["id"],))
+        for status in ("running", "queued"):
+            row = store.db.execute(f"select id from jobs where status = ?{skip} order by rowid limit 1",
+                                   (status, *exclude)).fetchone()
+            if row is not None:
+                break
+        else:
+            return None
+        store.db.execute("update jobs set status = 'running' where id = ?", (row["id"],))
     return get(store, row["id"])
 
 

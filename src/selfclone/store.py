@@ -204,6 +204,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         create index job_events_job on job_events(job_id, id);
     """),
+    ("jobs_1_process", """
+        alter table jobs add column pid integer;                          -- the job's training process while it runs
+        alter table jobs add column attempts integer not null default 0;  -- times its process died (jobs.retries)
+    """),
+    ("13_contacts_at_import", """
+        alter table contacts add column messages integer;   -- their messages in the chat, stored by each import
+    """),
+    ("13_contact_links", """
+        create table contact_links (       -- a bot's user mapped to a contact: --with applies to them (`contacts link`)
+            channel text not null,         -- telegram, discord
+            user_id text not null,         -- the platform's user id
+            contact text not null,         -- a contact's pseudonym or a relationship
+            primary key (channel, user_id)
+        );
+    """),
 ]
 
 

@@ -1,11 +1,9 @@
-"""kill -9 of the `serve api` process group (server and worker) during a running job; the next start resumes the job
-from its last checkpoint and it reaches `succeeded` at the same final step."""
+"""kill -9 of the `serve api` process group (server and worker) during a running job, or Ctrl-C (SIGINT to the group);
+the job's own process does not outlive them (kill -9: it sees its stdin close; Ctrl-C: it checkpoints the step it
+was in), and the next start resumes the job from its last checkpoint to `succeeded` at the same final step."""
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,28 +20,21 @@ DATA = "\n".join(json.dumps({"messages": [{"role": "user", "content": f"question
                  for i in range(16)) + "\n"
 
 
-def start(ws):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "selfclone", "serve", "api", "--port", str(port)],
-                              cwd=ws.root, start_new_session=True)
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
-    for _ in range(300):
-        try:
-            client.models.list()
-            return server, client
-        except openai.APIConnectionError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
-def test_kill_9_then_restart_resumes_to_the_same_final_step(ws, tiny_model_dir):
-    server, client = start(ws)
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_stop_then_restart_resumes_to_the_same_final_step(ws, tiny_model_dir, api_process, stop):
+    server, client = api_process(ws)
     try:
         upload = client.files.create(file=("me.jsonl", DATA.encode()), purpose="fine-tune")
         job = client.fine_tuning.jobs.create(training_file=upload.id, model=str(tiny_model_dir), suffix="ana",
-                                             hyperparameters={"n_epochs": 40, "batch_size": 4})
+                                             hyperparameters={"n_epochs": 8, "batch_size": 4})
         for _ in range(1200):
             with Store(ws.store_path) as store:
                 run_dir = jobs.get(store, job.id)["run_dir"]
@@ -51,13 +42,25 @@ def test_kill_9_then_restart_resumes_to_the_same_final_step(ws, tiny_model_dir):
                 break
             time.sleep(0.05)
         assert run_dir, "the job never started"
+        with Store(ws.store_path) as store:
+            trainer = jobs.get(store, job.id)["pid"]
     finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(30)
+        os.killpg(server.pid, stop)
+        server.wait(90)
+    for _ in range(200):
+        if not alive(trainer):
+            break
+        time.sleep(0.05)
+    assert not alive(trainer), "the job's process outlived the server"
     run_json = json.loads((Path(run_dir) / "run.json").read_text())
     with Store(ws.store_path) as store:
         assert jobs.get(store, job.id)["status"] == "running"
-    server, client = start(ws)
+        events, _ = jobs.events(store, job.id, limit=1000)
+    if stop == signal.SIGINT:      # asked once: it finished its step and saved it
+        last = max(e["data"]["step"] for e in events if e["type"] == "metrics" and e["data"].get("train_loss"))
+        assert any(e["message"].startswith(f"training stopped at step {last}") for e in events)
+        assert RunDir(Path(run_dir)).latest_checkpoint().name == f"step-{last:06d}"
+    server, client = api_process(ws)
     try:
         for _ in range(1200):
             job = client.fine_tuning.jobs.retrieve(job.id)

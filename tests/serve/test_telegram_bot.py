@@ -201,3 +201,13 @@ def test_the_command_turns_a_bad_token_into_one_clear_message(api, tmp_path, mon
     assert code == 2 and "Telegram rejected the bot token" in err and "TELEGRAM_BOT_TOKEN" in err
     assert "refuses everyone" in caplog.text
     assert "999:bad-secret" not in out.out + out.err + caplog.text
+
+
+def test_two_bots_on_one_token_stop_with_a_clear_error(api, ws, caplog):
+    api.conflict = True            # Telegram's 409 to the second poller of a token
+    app = build_application(TOKEN, people_for(ws), Allowlist.of(["42"]), api_url=api.url, rate_limit=False)
+    with pytest.raises(SelfcloneError, match="another instance of this bot is already running") as error:
+        run_polling(app)
+    assert "terminated by other getUpdates request" in error.value.message and "stop the other" in error.value.hint
+    assert api.calls.count("getUpdates") <= 3            # it stopped instead of polling on in a loop
+    assert "another bot instance is polling this token" in caplog.text and TOKEN not in caplog.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import chat, eval, frontends, imports, preference, prepare, quality, recall, recipe, serve, train
+from . import chat, eval, frontends, imports, jobs, preference, prepare, quality, recall, recipe, serve, train
 
 BENCHMARKS = {
     "import": imports.bench_import_cmd,
@@ -22,6 +22,7 @@ BENCHMARKS = {
     "frontends": frontends.bench_frontends,
     "recipe": recipe.bench_recipe,
     "serve": serve.bench_serve,
+    "jobs": jobs.bench_jobs,
 }
 
 

@@ -4,9 +4,8 @@ Fact recall: the probe persona (resources/recall/probe.toml, a fictional clockma
 over six notes among distracting text) is indexed through the real path (`add_notes`: splitter, MiniLM,
 sqlite-vec, FTS5); each question goes through a ChatSession with and without the retriever, greedy. A reply
 counts when it contains the fact. Retrieval precision (the fact among the k passages) is reported for vectors
-alone and for the hybrid. Scale: indexing speed on N real synthetic messages (embedding included), and retrieval
-latency per message (query embedding included) with the index filled to `--scale` passages, against a numpy
-brute-force search over the same vectors in the same run.
+alone and for the hybrid. Scale (bench/recall_scale.py): indexing speed, and retrieval latency per message (query
+embedding included) on an index of `--scale` passages, against sqlite-vec float KNN, numpy and LanceDB.
 
     selfclone bench recall                          # embedded model, k=1, scale 100,000
     selfclone bench recall --scale 20000 --index-messages 1000 --json
@@ -14,8 +13,6 @@ brute-force search over the same vectors in the same run.
 from __future__ import annotations
 
 import json
-import random
-import statistics
 import tempfile
 import time
 import tomllib
@@ -27,11 +24,11 @@ import typer
 from .. import machine
 from ..backends.registry import open_backend
 from ..config import GenerationOptions
-from ..embedding import embed
 from ..persona.index import NotesIndex
 from ..persona.retrieval import Retriever, add_notes, notes_path
 from ..persona.session import ChatSession
 from ..terminal import console
+from .recall_scale import DEFAULT_DIR, scale
 
 
 def load_probe() -> dict:
@@ -70,53 +67,33 @@ def recall(backend, probe: dict, retriever: Retriever | None, options: Generatio
     return sum(r["ok"] for r in rows) / len(rows), rows
 
 
-_WORDS = ("tide harbour bees kettle dial spring gear bench supper rain ferry lantern garden heather cliff boat "
-          "letter market bread wool clock hinge chapel storm gull pier orchard loom anchor lamp violin").split()
+def fact_sentence(probe: dict, answers: list[str]) -> str:
+    """The sentence of the probe's notes that holds one of `answers` (the fact, as the person wrote it)."""
+    import re
+
+    text = " ".join(re.sub(r"<[^>]+>|^#.*$", " ", n["text"], flags=re.M) for n in probe["notes"])
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    return next(s for a in answers for s in sentences if answered(s, [a]))      # the first answer first: 11 in 1911
 
 
-def synthetic_messages(n: int, seed: int = 0) -> list[str]:
-    rng = random.Random(seed)
-    return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 18))) + rng.choice(".?!") for _ in range(n)]
+def trained_recall(probe: dict, root: Path, model: str, steps: int, options: GenerationOptions) -> dict:
+    """The facts only in the training data: a short LoRA on each question answered with its fact sentence, then
+    the same questions without retrieval. (It measures memorised facts: the questions are the trained prompts.)"""
+    from ..dataset.chat import Example, write_examples
+    from ..train import methods
 
-
-def scale(root: Path, n_embed: int, total: int, queries: int = 30) -> dict:
-    """Indexing speed on n_embed real messages; latency per query at `total` passages, against numpy brute force."""
-    import numpy as np
-
-    texts = synthetic_messages(n_embed)
+    data = root / "facts.jsonl"
+    write_examples(data, [Example.chat(("user", q["q"]), ("assistant", fact_sentence(probe, q["answers"])),
+                                       system=probe["context"]) for q in probe["questions"]])
+    request = methods.TrainRequest(data=data, validation=data, model=model, max_steps=steps, batch_size=5,
+                                   report_to=("none",), out=root / "facts-run", patience=0, select="last")
+    prepared = methods.prepare(request, root)
     start = time.perf_counter()
-    vectors = embed(texts)
-    embed_s = time.perf_counter() - start
-    path = root / "scale.db"
-    fill = synthetic_messages(total, seed=1)
-    rng = np.random.default_rng(0)
-    # beyond the embedded ones: the real vectors again with small noise, renormalised (only latency is measured)
-    pool = vectors[np.arange(total) % n_embed] + rng.normal(0, 0.02, (total, vectors.shape[1])).astype("float32")
-    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
-    with NotesIndex(path) as index:
-        start = time.perf_counter()
-        offsets = iter(range(total))
-        index.add("messages/synthetic/all", "messages", "1", 0, iter(fill),
-                  lambda batch: pool[[next(offsets) for _ in batch]], batch=1024)
-        insert_s = time.perf_counter() - start
-    retriever = Retriever(path, k=3, hybrid=True)
-    vector_only = Retriever(path, k=3, hybrid=False)
-    asks = synthetic_messages(queries, seed=2)
-    retriever.passages_for(asks[0])                      # warm: open the index, load the model
-    timed = {}
-    for name, search in (("hybrid", retriever.passages_for), ("vector", vector_only.passages_for),
-                         ("numpy", lambda q: np.argsort(-(pool @ embed([q])[0]))[:3])):
-        laps = []
-        for q in asks:
-            start = time.perf_counter()
-            search(q)
-            laps.append(time.perf_counter() - start)
-        timed[name] = statistics.median(laps) * 1000
-    per_message_s = (embed_s + insert_s * n_embed / total) / n_embed
-    return {"passages": total, "embedded_messages": n_embed, "embed_msgs_per_s": n_embed / embed_s,
-            "insert_rows_per_s": total / insert_s, "index_100k_min_extrapolated": per_message_s * 100_000 / 60,
-            "latency_ms_hybrid": timed["hybrid"], "latency_ms_vector": timed["vector"],
-            "latency_ms_numpy_bruteforce": timed["numpy"]}
+    prepared.train()
+    seconds = time.perf_counter() - start
+    clone = open_backend(prepared.run.info()["name"], "transformers", workspace_runs=root)
+    share, rows = recall(clone, probe, None, options)
+    return {"recall_trained": share, "trained_steps": steps, "train_s": seconds, "trained_rows": rows}
 
 
 def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option("transformers"),
@@ -124,41 +101,75 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
                  max_tokens: int = typer.Option(32),
                  scale_size: int = typer.Option(100_000, "--scale", help="passages in the index for the latency test; 0 skips"),
                  index_messages: int = typer.Option(2000, help="synthetic messages really embedded to time indexing"),
+                 scale_dir: Path = typer.Option(DEFAULT_DIR, help="where the scale index is built once and kept"),
+                 trained_steps: int = typer.Option(0, help="also train a LoRA this many steps on the facts as Q/A "
+                                                   "and ask without retrieval (0 skips)"),
+                 probe_recall: bool = typer.Option(True, "--recall/--no-recall", help="the probe's fact recall (the "
+                                                   "model); --no-recall measures the scale index only"),
                  as_json: bool = typer.Option(False, "--json")):
     """Fact recall with and without retrieval on the probe persona; retrieval latency and indexing speed."""
     console.print(f"machine: {machine.describe()}")
     probe = load_probe()
     result = {"model": model, "k": k, "questions": len(probe["questions"])}
     with tempfile.TemporaryDirectory(prefix="selfclone-recall-") as tmp:
-        root = Path(tmp)
-        start = time.perf_counter()
-        path = index_probe(root, probe)
-        result["probe_index_s"] = time.perf_counter() - start
-        hybrid, vector = Retriever(path, k, True), Retriever(path, k, False)
-        result["precision_hybrid"] = precision(hybrid, probe["questions"])
-        result["precision_vector"] = precision(vector, probe["questions"])
-        result["precision_hybrid_k1"] = precision(Retriever(path, 1, True), probe["questions"])
-        engine = open_backend(model, backend)
-        options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0)
-        result["recall_without"], without = recall(engine, probe, None, options)
-        result["recall_with"], with_ = recall(engine, probe, hybrid if result["precision_hybrid"] >=
-                                              result["precision_vector"] else vector, options)
+        if probe_recall:
+            result |= probe_figures(Path(tmp), probe, model, backend, k, max_tokens, trained_steps)
         if scale_size:
-            result |= scale(root, min(index_messages, scale_size), scale_size)
+            result |= scale(scale_size, min(index_messages, scale_size), scale_dir)
     result["machine"] = machine.describe()
-    for a, b in zip(without, with_):
+    if probe_recall:
+        print_probe(result, model, k, trained_steps)
+    if scale_size:
+        print_scale(result)
+    if as_json:
+        print(json.dumps({key: value for key, value in result.items() if not key.endswith("rows")}))
+
+
+def probe_figures(root: Path, probe: dict, model: str, backend: str, k: int, max_tokens: int,
+                  trained_steps: int) -> dict:
+    """Retrieval precision, and fact recall with retrieval, without, and (trained_steps) with the facts trained."""
+    result = {}
+    start = time.perf_counter()
+    path = index_probe(root, probe)
+    result["probe_index_s"] = time.perf_counter() - start
+    hybrid, vector = Retriever(path, k, True), Retriever(path, k, False)
+    result["precision_hybrid"] = precision(hybrid, probe["questions"])
+    result["precision_vector"] = precision(vector, probe["questions"])
+    result["precision_hybrid_k1"] = precision(Retriever(path, 1, True), probe["questions"])
+    engine = open_backend(model, backend)
+    options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0)
+    result["recall_without"], result["without_rows"] = recall(engine, probe, None, options)
+    result["recall_with"], result["with_rows"] = recall(engine, probe, hybrid if result["precision_hybrid"] >=
+                                                        result["precision_vector"] else vector, options)
+    if trained_steps:
+        result |= trained_recall(probe, root, model, trained_steps, options)
+    return result
+
+
+def print_probe(result: dict, model: str, k: int, trained_steps: int) -> None:
+    for a, b in zip(result["without_rows"], result["with_rows"]):
         console.print(f"[dim]{a['q']}[/]\n  without: {a['reply'][:90]!r} {'ok' if a['ok'] else '-'}\n"
                       f"  with   : {b['reply'][:90]!r} {'ok' if b['ok'] else '-'}")
     console.print(f"retrieval precision (fact among {k} passages): hybrid {result['precision_hybrid']:.0%}, "
                   f"vectors only {result['precision_vector']:.0%}; hybrid k=1 {result['precision_hybrid_k1']:.0%}")
     console.print(f"fact recall on {model}: with retrieval {result['recall_with']:.0%}, "
-                  f"without (baseline) {result['recall_without']:.0%}")
-    if scale_size:
-        console.print(f"index of {result['passages']} passages: retrieval {result['latency_ms_hybrid']:.1f} ms/message "
-                      f"hybrid, {result['latency_ms_vector']:.1f} ms vectors only, numpy brute force "
-                      f"{result['latency_ms_numpy_bruteforce']:.1f} ms (query embedding included in all)")
-        console.print(f"indexing: {result['embed_msgs_per_s']:.0f} messages/s embedded ({result['embedded_messages']} "
-                      f"real), {result['insert_rows_per_s']:.0f} rows/s inserted; 100,000 messages: "
-                      f"{result['index_100k_min_extrapolated']:.1f} min (extrapolated)")
-    if as_json:
-        print(json.dumps(result))
+                  f"without (baseline) {result['recall_without']:.0%}"
+                  + (f", facts only in the training data ({trained_steps} LoRA steps, {result['train_s']:.0f} s) "
+                     f"{result['recall_trained']:.0%}" if trained_steps else ""))
+
+
+def print_scale(result: dict) -> None:
+    console.print(f"index of {result['passages']} passages: retrieval {result['latency_ms_hybrid']:.1f} ms/message "
+                  f"hybrid (embedding {result['latency_ms_embed']:.1f}, vectors {result['latency_ms_vectors']:.1f}, "
+                  f"BM25 {result['latency_ms_bm25']:.1f}); vector search baselines: sqlite-vec vec0 float "
+                  f"{result['latency_ms_vec0_float']:.1f} ms, numpy exact {result['latency_ms_numpy_exact']:.1f} ms"
+                  + (f", LanceDB flat {result['latency_ms_lancedb_flat']:.1f} ms" if "latency_ms_lancedb_flat"
+                     in result else f" ({result['lancedb']})"))
+    console.print(f"recall@10 against exact neighbours: binary codes + rescoring "
+                  f"{result['recall_at_10_binary_rescored']:.1%}"
+                  + (f", LanceDB flat {result['recall_at_10_lancedb_flat']:.1%}" if "recall_at_10_lancedb_flat"
+                     in result else ""))
+    console.print(f"indexing: {result['embed_msgs_per_s']:.0f} messages/s embedded ({result['embedded_messages']} "
+                  f"real), {result['insert_rows_per_s']:.0f} rows/s inserted; 100,000 messages: "
+                  f"{result['index_100k_min']:.1f} min" + (" (index reused: its insert rate is from the run that "
+                                                           "built it)" if result["index_reused"] else ""))

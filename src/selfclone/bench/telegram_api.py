@@ -29,6 +29,7 @@ class BotApiStandIn:
         self.next_update = 1
         self.next_message = 1000
         self.failures = 0                    # answer this many next getUpdates with 502, as a flaky network does
+        self.conflict = False                # answer getUpdates with 409, as Telegram does when a second bot polls
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,6 +70,9 @@ class BotApiStandIn:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if method == "getMe":
             return 200, {"ok": True, "result": BOT}
+        if method == "getUpdates" and self.conflict:
+            return 409, {"ok": False, "error_code": 409, "description": "Conflict: terminated by other getUpdates "
+                         "request; make sure that only one bot instance is running"}
         if method == "getUpdates" and self.failures > 0:
             self.failures -= 1
             return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}

@@ -7,7 +7,8 @@ the import touched, with personal data replaced, all in one transaction: a faile
 
 Messages are stored as they were written (the store is the person's own, local); examples, the only
 thing training reads, are scrubbed. Examples are built from the store in time order, so exports whose
-messages come interleaved (SMS, mail) pair correctly and memory holds one turn of context at a time.
+messages come interleaved (SMS, mail) pair correctly and memory holds one turn of context at a time. The contact
+of every chat (its most frequent other sender, as the same pseudonym its examples carry) is stored with it.
 """
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ def _ingest(db, jobs, settings, owner, pii_off, progress, report) -> None:
             owner.check(str(message_jobs[0].path) if len(message_jobs) == 1 else None)
         report.chats = len(touched)
         scrubber = _scrubber(db, touched, owner, settings)
+        store_contacts(db, touched, scrubber)
         for (source, chat), gap in touched.items():
             local = dataclasses.replace(settings, session_gap_s=gap) if gap else settings
             scrub = None if source in pii_off else scrubber
@@ -167,6 +169,21 @@ def _scrubber(db, touched, owner: Owner, settings: CollectSettings) -> Scrubber:
                                         "and kind != 'system'", (source, chat)):
             (mine if is_me else others).add(sender)
     return Scrubber(others - mine, mine, region=settings.pii_region)
+
+
+def store_contacts(db, chats: Iterable[tuple[str, str]], scrubber: Scrubber) -> int:
+    """The contact of each chat, by pseudonym (never the real name): its most frequent other sender. A chat's
+    contact keeps its pseudonym and relationship once stored; its message count follows the imports."""
+    stored = 0
+    for source, chat in chats:
+        row = db.execute("select sender, count(*) n from messages where source = ? and chat = ? and is_me = 0 and "
+                         "kind != 'system' group by sender order by n desc, sender limit 1", (source, chat)).fetchone()
+        if row is None:                  # only the person's own messages: nobody to talk to
+            continue
+        db.execute("insert into contacts(source, chat, pseudonym, messages) values (?, ?, ?, ?) on conflict(source, "
+                   "chat) do update set messages = excluded.messages", (source, chat, scrubber.pseudonym(row[0]), row[1]))
+        stored += 1
+    return stored
 
 
 def _insert_examples(db, rows: Iterable[tuple[str, str, Example]], report: ImportReport) -> None:

@@ -69,6 +69,11 @@ def eval_cmd(
     samples: int = typer.Option(12, help="side-by-side samples in the report"),
     reference: int = typer.Option(48, help="training prompts the base model answers as the style classifier's "
                                   "generic-assistant reference (0: the shipped reference set only)"),
+    rounds: bool = typer.Option(True, help="put the previous round of a `train --continue` clone beside it"),
+    relationships: bool = typer.Option(True, help="held-out loss per relationship with and without who in the frame "
+                                       "(when held-out examples carry it: `selfclone contacts examples`)"),
+    notes_loss: bool = typer.Option(False, "--notes-loss", help="held-out loss with the workspace's notes retrieved "
+                                    "into the frame, against without"),
 ):
     """Compare clones, the base model and prompting baselines on the person's real held-out replies."""
     from .baselines import ModeBackend, make_mode
@@ -83,6 +88,11 @@ def eval_cmd(
         modes.remove("persona")          # asked for by default only: no description, no persona prompt
     if not model_names and not modes:
         raise SelfcloneError("nothing to evaluate", "name one or more MODELs, or keep some --baselines")
+    refs = _check_models(model_names, backend, runs_dir)
+    parents = previous_rounds(refs) if rounds else {}
+    for clone, parent in parents.items():
+        if parent not in model_names:
+            model_names.insert(model_names.index(clone) + 1, parent)
     refs = _check_models(model_names, backend, runs_dir)
     heldout_examples = read_examples(heldout)[:limit] if limit else read_examples(heldout)
     check_heldout(heldout_examples, heldout)
@@ -127,17 +137,68 @@ def eval_cmd(
 
             result = compare(entrants, heldout_examples, train_examples, options, batch_size=batch_size,
                              reference=base_backend, reference_prompts=reference, on_progress=on_progress)
+    extra = framing_losses(loaded, heldout_examples, relationships, notes_loss, ws)
+    extra["rounds"] = parents
     if report is not None:
         from .report import write_report
 
         title = f"{ws.config.person if ws else 'selfclone'}: {', '.join(r.name for r in result.results)}"
         write_report(report, result, title, samples)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(result.to_dict() | extra, indent=2, ensure_ascii=False))
         return
     print_comparison(result)
+    print_framing(extra)
     if report is not None:
         console.print(f"report: {report}")
+
+
+def previous_rounds(refs: dict[str, models.ModelRef]) -> dict[str, str]:
+    """{clone: the clone it continued} for every clone trained with `train --continue` (its run.json says)."""
+    return {name: ref.info["continued_from"] for name, ref in refs.items()
+            if ref.kind == "clone" and ref.info.get("continued_from")}
+
+
+def framing_losses(loaded: dict, heldout, relationships: bool, notes: bool, ws) -> dict:
+    """Per local model: held-out loss per relationship with/without who, and with/without retrieved notes."""
+    from ..persona.retrieval import workspace_retriever
+    from .generate import local_model, unwrap
+    from .heldout import heldout_loss, notes_transform, relationship_losses
+
+    retriever = workspace_retriever(ws.root, ws.config.notes) if notes and ws else None
+    if notes and retriever is None:
+        raise DataError("--notes-loss needs notes in the workspace", "add some with `selfclone notes add PATH`")
+    out: dict = {"relationships": {}, "notes": {}}
+    for name, backend in loaded.items():
+        pair = local_model(unwrap(backend)[0])
+        if pair is None:
+            continue
+        if relationships:
+            rows = relationship_losses(*pair, heldout)
+            if rows:
+                out["relationships"][name] = rows
+        if retriever is not None:
+            out["notes"][name] = {"loss_without": heldout_loss(*pair, heldout)["loss"],
+                                  "loss_with": heldout_loss(*pair, heldout, notes_transform(retriever))["loss"],
+                                  "passages": retriever.k}
+    return out
+
+
+def print_framing(extra: dict) -> None:
+    for clone, parent in extra["rounds"].items():
+        console.print(f"[bold]{escape(clone)}[/] continues [bold]{escape(parent)}[/]: both rounds are above, side by side")
+    if extra["relationships"]:
+        table = Table(title="held-out loss per relationship (who in the frame)")
+        for col in ("model", "relationship", "examples", "with who ↓", "without", "gain"):
+            table.add_column(col)
+        for name, rows in extra["relationships"].items():
+            for r in rows:
+                table.add_row(name, r["relationship"], str(r["examples"]), f"{r['loss_with']:.3f}",
+                              f"{r['loss_without']:.3f}", f"{r['loss_without'] - r['loss_with']:+.3f}")
+        console.print(table)
+    for name, r in extra["notes"].items():
+        console.print(f"{escape(name)}: held-out loss {r['loss_with']:.3f} with {r['passages']} retrieved passages, "
+                      f"{r['loss_without']:.3f} without")
 
 
 # --- turing --------------------------------------------------------------------------------------------

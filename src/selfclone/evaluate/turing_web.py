@@ -12,46 +12,37 @@ from pathlib import Path
 from ..dataset.chat import read_examples
 from ..errors import DataError
 from ..plugins import hookimpl
+from ..serve.web.layout import page
 from .judgements import Judgements
 from .turing import KIND, TuringGame
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>selfclone: Turing game</title>
-<link rel="stylesheet" href="/static/style.css"></head><body><main>
-<h1>Turing game</h1><p><a href="/">Chat</a></p>
-<form id="start"><label>Session <input id="session" value="stranger-1"></label>
-<label>Held-out file <input id="heldout" size="50"></label> <label>Items <input id="n" type="number" value="10" min="1"></label>
+MAIN = """<section class="card"><form id="start" class="row"><label>Session <input id="session" value="stranger-1"></label>
+<label>Held-out file <input id="heldout" size="40"></label> <label>Items <input id="n" type="number" value="10" min="1"></label>
 <label>Judge <select id="judge"><option>stranger</option><option>acquaintance</option></select></label>
-<button>Start</button></form>
-<section id="round" hidden><h2>Which reply is the real one?</h2><ol id="context"></ol>
+<button class="primary">Start</button></form></section>
+<section id="round" class="card" hidden><h3>Which reply is the real one?</h3><ol id="context" class="prompt"></ol>
 <div class="pair"><button id="a" type="button"></button><button id="b" type="button"></button></div></section>
-<p id="score" role="status"></p><p id="error" class="error"></p>
-<script>
-const $ = (id) => document.getElementById(id);
+<p id="score" role="status"></p>"""
+
+SCRIPT = """
 let session = null, key = null;
-async function post(url, body) {
-  const r = await fetch(url, {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
-  const data = await r.json();
-  if (!r.ok) throw new Error(data.error.message + (data.error.hint ? " (" + data.error.hint + ")" : ""));
-  return data;
-}
 function show(data) {
   $("score").textContent = data.score;
   key = data.next ? data.next.key : null;
   $("round").hidden = !key;
   if (!key) { $("score").textContent = "Done. " + data.score; return; }
-  $("context").replaceChildren(...data.next.context.map((m) => {
-    const li = document.createElement("li"); li.textContent = m.role + ": " + m.content; return li; }));
+  $("context").replaceChildren(...data.next.context.map((m) => element("li", {className: m.role, textContent: m.content})));
   $("a").textContent = data.next.a; $("b").textContent = data.next.b;
 }
 $("start").onsubmit = async (e) => {
-  e.preventDefault(); $("error").textContent = ""; $("score").textContent = "the clone is answering...";
+  e.preventDefault(); showError(); $("score").textContent = "the clone is answering...";
   try {
     session = $("session").value;
-    show(await post("/web/turing/start", {session, heldout: $("heldout").value, n: +$("n").value, judge: $("judge").value}));
-  } catch (err) { $("error").textContent = err.message; $("score").textContent = ""; }
+    show(await postJSON("/web/turing/start", {session, heldout: $("heldout").value, n: +$("n").value, judge: $("judge").value}));
+  } catch (err) { showError(err); $("score").textContent = ""; }
 };
-for (const side of ["a", "b"]) $(side).onclick = async () => show(await post("/web/turing/answer", {session, key, pick: side}));
-</script></main></body></html>"""
+for (const side of ["a", "b"]) $(side).onclick = async () => show(await postJSON("/web/turing/answer", {session, key, pick: side}));
+"""
 
 
 def _state(game: TuringGame) -> dict:
@@ -69,6 +60,7 @@ def _state(game: TuringGame) -> dict:
 class TuringPage:
     name = "turing"
     title = "Turing game"
+    position = 30             # its place in the sidebar
 
     def router(self, site):
         from fastapi import APIRouter
@@ -86,8 +78,8 @@ class TuringPage:
                                    n=int(body.get("n") or 10), heldout_path=str(heldout))
 
         @router.get("/turing", response_class=HTMLResponse)
-        async def page():
-            return PAGE
+        async def turing_page():
+            return page("Turing game", MAIN, script=SCRIPT)
 
         @router.post("/web/turing/start")
         def start(body: dict):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator
 
-from ..dataset.chat import Example, Turn
-from .frame import system_frame
+from ..dataset.chat import Example, parse_record
+from .frame import reframed
 from .index import NotesIndex
 from .retrieval import Retriever
 
@@ -27,7 +27,6 @@ def augment(examples: Iterable[Example], retriever: Retriever, *, distractors: i
         extra = [p for p in rng.sample(every, min(len(every), distractors + len(passages))) if p not in passages]
         passages = passages + extra[:distractors]
         rng.shuffle(passages)
-        turns = list(example.messages)
-        context = turns[0].content if turns and turns[0].role == "system" else None
-        rest = turns[1:] if context is not None else turns
-        yield Example((Turn("system", system_frame(context, passages=passages)), *rest))
+        record = example.to_dict()
+        record["messages"] = reframed(record["messages"], passages=passages)
+        yield parse_record(record)

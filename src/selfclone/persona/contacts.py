@@ -2,44 +2,35 @@
 gives them (never the real name), with an optional relationship label. Training examples and talk time put the
 same words in the system frame (persona/frame.py): the relationship when labelled, else the pseudonym.
 
-    refresh_contacts(store, settings)             # one row per imported chat
+    refresh_contacts(store, settings)             # chats imported before importers stored their contact
     label(store, "Lowen", "close friend")
     talking_to(store, "Lowen")                    # -> "close friend"
     framed_examples(store, settings)              # the store's examples with who they were said to
+    link(store, "telegram:42", "Lowen")           # a bot's user is that contact: --with applies to them
 """
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 
+from ..collect.ingest import store_contacts
 from ..collect.review import source_scrubber
 from ..config import CollectSettings
 from ..dataset.chat import Example, parse_record
 from ..errors import DataError
-from .frame import system_frame
+from .frame import reframed
 
 
 def refresh_contacts(store, settings: CollectSettings) -> int:
-    """Add the contact of every imported chat not yet known: its most frequent other sender, pseudonymised."""
-    known = {(r[0], r[1]) for r in store.db.execute("select source, chat from contacts")}
-    scrubbers: dict[str, object] = {}
-    added = 0
-    chats: dict[tuple[str, str], Counter] = {}
-    for source, chat, sender in store.db.execute("select source, chat, sender from messages where is_me = 0 and "
-                                                 "kind != 'system'"):
-        chats.setdefault((source, chat), Counter())[sender] += 1
+    """Store the contact of every chat imported before importers kept them (collect/ingest.py stores it now)."""
+    missing: dict[str, list[tuple[str, str]]] = {}
+    for source, chat in store.db.execute("select distinct m.source, m.chat from messages m left join contacts c on "
+                                         "c.source = m.source and c.chat = m.chat where c.id is null and m.is_me = 0 "
+                                         "and m.kind != 'system'").fetchall():
+        missing.setdefault(source, []).append((source, chat))
     with store.db:
-        for (source, chat), senders in sorted(chats.items()):
-            if (source, chat) in known:
-                continue
-            if source not in scrubbers:
-                scrubbers[source] = source_scrubber(store, source, settings)
-            pseudonym = scrubbers[source].pseudonym(senders.most_common(1)[0][0])
-            store.db.execute("insert into contacts(source, chat, pseudonym) values (?, ?, ?)",
-                             (source, chat, pseudonym))
-            added += 1
-    return added
+        return sum(store_contacts(store.db, sorted(chats), source_scrubber(store, source, settings))
+                   for source, chats in missing.items())
 
 
 def contacts(store) -> list[tuple[str, str | None, int]]:
@@ -80,15 +71,54 @@ def talking_to(store, who: str) -> str:
     return who
 
 
+LINKED_CHANNELS = ("telegram", "discord")
+
+
+def _bot_user(user: str) -> tuple[str, str]:
+    channel, _, user_id = user.partition(":")
+    if channel not in LINKED_CHANNELS or not user_id.strip():
+        raise DataError(f"'{user}' is not a bot user", "name one as CHANNEL:USER_ID, e.g. telegram:123456789 or "
+                        "discord:80351110224678912 (the bot logs the id of everyone who writes to it)")
+    return channel, user_id.strip()
+
+
+def link(store, user: str, who: str) -> str:
+    """Map a bot's user (`telegram:ID`, `discord:ID`) to a contact or relationship; returns the frame's words."""
+    channel, user_id = _bot_user(user)
+    words = talking_to(store, who)             # fails on a real name whose contact is unknown
+    with store.db:
+        store.db.execute("insert into contact_links(channel, user_id, contact) values (?, ?, ?) on conflict(channel, "
+                         "user_id) do update set contact = excluded.contact", (channel, user_id, who))
+    return words
+
+
+def unlink(store, user: str) -> None:
+    channel, user_id = _bot_user(user)
+    with store.db:
+        if store.db.execute("delete from contact_links where channel = ? and user_id = ?",
+                            (channel, user_id)).rowcount == 0:
+            raise DataError(f"'{user}' is not linked to a contact", "see `selfclone contacts links`")
+
+
+def links(store) -> list[tuple[str, str]]:
+    """(channel:user_id, contact) for every linked bot user."""
+    rows = store.db.execute("select channel, user_id, contact from contact_links order by channel, user_id")
+    return [(f"{r[0]}:{r[1]}", r[2]) for r in rows]
+
+
+def linked_contact(store, channel: str, user_id: str) -> str | None:
+    """The contact a bot's user is linked to, or None."""
+    row = store.db.execute("select contact from contact_links where channel = ? and user_id = ?",
+                           (channel, str(user_id))).fetchone()
+    return row[0] if row else None
+
+
 def with_contact(example: Example, who: str | None) -> Example:
     """The example with who it was said to in its system frame (the same frame ChatSession builds)."""
     if not who:
         return example
     record = example.to_dict()
-    messages = record["messages"]
-    context = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
-    rest = messages[1:] if context is not None else messages
-    record["messages"] = [{"role": "system", "content": system_frame(context, talking_to=who)}] + rest
+    record["messages"] = reframed(record["messages"], talking_to=who)
     return parse_record(record)
 
 

@@ -7,12 +7,14 @@ framed examples sees the same words when it talks.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 NOTES_HEADER = "Facts about you (answer from these):"
 TALKING_TO = "You are talking to: {who}."
 SUMMARY_HEADER = "Earlier in this conversation:"
 REMEMBERED_HEADER = "What you remember about them:"
+_TALKING_TO = re.compile("^" + re.escape(TALKING_TO).replace(re.escape("{who}"), "(.+)") + "$")
 
 
 def system_frame(context: str | None, *, passages: Sequence[str] = (), talking_to: str | None = None,
@@ -29,3 +31,23 @@ def system_frame(context: str | None, *, passages: Sequence[str] = (), talking_t
     if passages:      # given best first, written best last: nearest the question (measured: bench recall)
         parts.append(NOTES_HEADER + "\n" + "\n".join(f"- {' '.join(p.split())}" for p in reversed(passages)))
     return "\n\n".join(parts) or None
+
+
+def reframed(messages: Sequence[dict], **frame) -> list[dict]:
+    """The messages with their system message (the context) framed with `frame` (passages, talking_to, ...)."""
+    context = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
+    rest = list(messages[1:] if context is not None else messages)
+    system = system_frame(context, **frame)
+    return ([{"role": "system", "content": system}] if system else []) + rest
+
+
+def split_talking_to(system: str | None) -> tuple[str | None, str | None]:
+    """(who, the same system message without who): the relationship conditioning of a framed example, and the
+    frame it would have without it (None when nothing is left)."""
+    parts = (system or "").split("\n\n")
+    for i, part in enumerate(parts):
+        found = _TALKING_TO.match(part)
+        if found:
+            rest = parts[:i] + parts[i + 1:]
+            return found[1], "\n\n".join(rest) or None
+    return None, system

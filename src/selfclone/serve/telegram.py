@@ -22,6 +22,7 @@ from .bot_conversations import NOT_TEXT, Allowlist, BotConversations, open_bot, 
 log = logging.getLogger("selfclone.telegram")
 LIMIT = 4096                    # Telegram's longest message
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+CONFLICT = "conflict"             # bot_data key: set when Telegram answers getUpdates with 409
 HELP = ("I am a clone: I answer as the person I was trained on. Just write to me.\n"
         "/reset forgets our conversation (so does {idle} of silence)\n/start starts afresh\n/help shows this")
 
@@ -130,8 +131,10 @@ def build_application(token: str, people: BotConversations, allow: Allowlist, *,
 
     async def on_error(update, context):
         error = context.error
-        if isinstance(error, Conflict):
-            log.error("another bot is polling this token: stop the other `selfclone serve telegram` (or its webhook)")
+        if isinstance(error, Conflict):      # 409: polling on would fight the other instance for every update
+            log.error("another bot instance is polling this token: stopping (stop the other one, then start again)")
+            context.application.bot_data[CONFLICT] = str(error)
+            context.application.stop_running()
         elif isinstance(error, NetworkError):
             log.warning("network error talking to Telegram (%s); retrying with backoff", error)
         else:
@@ -149,11 +152,17 @@ def run_polling(app) -> None:
     """Serve until Ctrl-C; a rejected token becomes a clear error. Network failures are retried by the updater."""
     from telegram.error import InvalidToken
 
+    asyncio.set_event_loop(asyncio.new_event_loop())    # run_polling closes its loop: each run gets a new one
     try:
         app.run_polling(bootstrap_retries=5)
     except InvalidToken as exc:
         raise SelfcloneError("Telegram rejected the bot token (401 Unauthorized)",
                              "copy the token from @BotFather again and pass it as --token or TELEGRAM_BOT_TOKEN") from exc
+    if CONFLICT in app.bot_data:
+        raise SelfcloneError("another instance of this bot is already running with this token (Telegram answered "
+                             f"409 Conflict: {app.bot_data[CONFLICT]})",
+                             "stop the other `selfclone serve telegram` (or whatever else polls this token, or its "
+                             "webhook), then start this one again; one token serves one bot at a time")
 
 
 def telegram(model: str = typer.Argument(..., help="model or clone name"),

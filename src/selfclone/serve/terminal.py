@@ -29,8 +29,9 @@ CHAT_HELP = "commands: /reset  /context TEXT  /save FILE  /quit"
 LOCAL_BACKENDS = ("transformers", "llamacpp", AUTO)
 
 
-def open_talk(model, backend, backend_options, **flag_values):
-    """The workspace, the talk flags against its defaults, and the opened Backend; the model is resolved once."""
+def open_talk(model, backend, backend_options, *, engine=None, **flag_values):
+    """The workspace, the talk flags against its defaults, and the opened Backend; the model is resolved once.
+    `engine`: a Backend already opened for `model` (the web app's model pool), used instead of opening another."""
     ws = workspace(required=False)
     defaults = ws.config.generation if ws else GenerationOptions()
     memory_default = ws.config.chat.memory if ws else ChatSettings().memory
@@ -45,6 +46,8 @@ def open_talk(model, backend, backend_options, **flag_values):
         talk.context = models.trained_context(target, runs)
     if talk.context is None and ws and ws.config.system:
         talk.context = ws.config.system
+    if engine is not None:
+        return ws, talk, engine
     backend, note = choose_backend(backend, target)
     if note:
         console.print(f"[dim]{note}[/]")

@@ -3,20 +3,27 @@
     selfclone jobs create data/me.jsonl --suffix ana --epochs 2 --follow
     selfclone jobs list | show ID [--json] | cancel ID | pause ID | resume ID | follow ID
     selfclone jobs worker            # runs the queue in the foreground (`serve api` starts one itself)
+    selfclone jobs run-one ID        # what the worker starts for each job, in its own process
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .. import jobs
-from ..terminal import console, workspace
+from ..terminal import console, progress_bar, workspace
+from .display import ProgressEvents
 from .methods import Defaults
-from .worker import run_next
+from .worker import Supervisor, die_with_parent, run_one
 
 app = typer.Typer(help="Fine-tuning jobs: a queue in the workspace, run by a worker.", no_args_is_help=True)
 
@@ -39,7 +46,7 @@ def create(data: Path = typer.Argument(..., help="training file (chat JSONL, or 
                           method=method, hyperparameters={"n_epochs": epochs} if epochs else {})
     print(job["id"])
     if follow_:
-        follow(job["id"])
+        follow(job["id"], poll=1.0)
 
 
 @app.command("list")
@@ -80,41 +87,107 @@ for _name in ("cancel", "pause", "resume"):
     app.command(_name)(_action(_name))
 
 
+class _FollowBar:
+    """A job's events on the training progress bar (train/display.py): step/total, loss, valid loss, ETA."""
+
+    def __init__(self, job_id: str):
+        self.job_id, self.progress = job_id, progress_bar()
+        self.bar = ProgressEvents(self.progress)
+
+    def show(self, event: dict) -> bool:
+        """Feed one event; False when it is a plain message to print above the bar."""
+        data = event["data"] or {}
+        if "total_steps" not in data:
+            return False
+        if event["type"] != "metrics":          # "training started": a first start or a resume
+            if self.bar.task is None:
+                self.bar.on_start(data["total_steps"], data.get("step") or 0, {"name": self.job_id})
+            else:
+                self.progress.reset(self.bar.task, total=data["total_steps"], completed=data.get("step") or 0)
+            return False
+        if self.bar.task is None:
+            self.bar.on_start(data["total_steps"] or 0, 0, {"name": self.job_id})
+        if data.get("train_loss") is not None:
+            self.bar.on_step({"step": data["step"], "train_loss": data["train_loss"],
+                              "train_token_accuracy": data.get("train_mean_token_accuracy") or 0.0})
+        elif data.get("valid_loss") is not None:
+            self.bar.on_eval({"valid_loss": data["valid_loss"]})
+        return True
+
+    def caught_up(self) -> None:
+        """The backlog is shown: forget its instant speed so that the ETA counts from steps seen live."""
+        if self.bar.task is not None:
+            task = self.progress.tasks[self.bar.task]
+            self.progress.reset(self.bar.task, total=task.total, completed=task.completed)
+
+
 @app.command()
-def follow(job_id: str):
-    """Stream a job's events until it ends; Ctrl-C stops following, not the job."""
-    after = None
+def follow(job_id: str, poll: float = typer.Option(1.0, "--poll", help="seconds between looks at the events")):
+    """Stream a job's events with a progress bar until it ends; Ctrl-C stops following, not the job."""
     try:
-        while True:
-            with _store() as store:
-                rows, _ = jobs.events(store, job_id, after, limit=100)
-                status = jobs.get(store, job_id)["status"]
-            for event in rows:
-                console.print(f"[dim]{time.strftime('%H:%M:%S', time.localtime(event['created_at']))}[/] "
-                              f"{event['message']}", markup=False, highlight=False)
-                after = event["id"]
-            if status in jobs.FINISHED and not rows:
-                console.print(f"{job_id}: {status}")
-                return
-            time.sleep(1)
+        _follow(job_id, poll)
     except KeyboardInterrupt:
         console.print(f"[yellow]stopped following[/]; the job goes on (`selfclone jobs follow {job_id}`)")
 
 
+def _follow(job_id: str, poll: float) -> None:
+    after, backlog = None, True
+    bar = _FollowBar(job_id) if console.is_terminal else None
+    with bar.progress if bar else contextlib.nullcontext():
+        while True:
+            with _store() as store:
+                rows, more = jobs.events(store, job_id, after, limit=100)
+                status = jobs.get(store, job_id)["status"]
+            for event in rows:
+                after = event["id"]
+                if bar is None or not bar.show(event):
+                    console.print(f"[dim]{time.strftime('%H:%M:%S', time.localtime(event['created_at']))}[/] "
+                                  f"{escape(event['message'])}", highlight=False)
+            if backlog and not more:
+                backlog = False
+                if bar:
+                    bar.caught_up()
+            if status in jobs.FINISHED and not rows:
+                console.print(f"{job_id}: {status}")
+                return
+            if not more:
+                time.sleep(poll)
+
+
 @app.command()
 def worker(once: bool = typer.Option(False, "--once", help="run the queued jobs, then stop"),
-           poll: float = typer.Option(2.0, "--poll", help="seconds between looks at the queue")):
-    """Run the queue in the foreground, one job at a time."""
+           poll: float = typer.Option(0.5, "--poll", help="seconds between looks at the queue")):
+    """Run the queue in the foreground: up to jobs.concurrency jobs at once, each in its own process."""
+    ws = workspace(required=True)
+    with Supervisor(ws.root, ws.store_path, ws.config.jobs) as supervisor:
+        # stop asks each job's process to checkpoint, exactly once; the loop ends when they have all exited
+        previous = {sig: signal.signal(sig, lambda *_: supervisor.stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while True:
+                for note in supervisor.tick():
+                    console.print(note, markup=False, soft_wrap=True)
+                if not supervisor.children and (supervisor.stopping or once):
+                    return
+                time.sleep(poll)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+@app.command("run-one", hidden=True)
+def run_one_command(job_id: str, watch_stdin: bool = typer.Option(False, "--watch-stdin"),
+                    threads: int = typer.Option(None, "--threads")):
+    """Train one claimed job in this process (what the worker starts for each job)."""
+    if watch_stdin:
+        die_with_parent(sys.stdin.fileno())
     ws = workspace(required=True)
     defaults = Defaults(model=ws.config.model, system=ws.config.system or None)
-    while True:
-        job_id = run_next(ws.store_path, ws.runs_dir, defaults)
-        if job_id:
-            console.print(f"{job_id} done")
-            continue
-        if once:
-            return
-        time.sleep(poll)
+    run_one(ws.store_path, ws.runs_dir, job_id, defaults, threads=threads)
+    # As multiprocessing's children do: the job's end is in the store and its files are closed, so skip the
+    # interpreter's teardown of torch and the model (seconds on a loaded machine: `selfclone bench jobs`).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def register_commands(root):

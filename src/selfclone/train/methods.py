@@ -243,11 +243,14 @@ def prepare(request: TrainRequest, runs_dir: Path, defaults: Defaults | None = N
     return METHODS[request.method](request, runs_dir, defaults or Defaults())
 
 
+RESUMABLE = ("sft", "full", "lora")        # run.json methods that continue from a checkpoint
+
+
 def resume(run: RunDir, runs_dir: Path | None) -> Prepared:
     """Continue an interrupted run from its last checkpoint (supervised runs; preference runs start afresh)."""
     from . import sft
 
     method = run.info().get("method", "sft")
-    if method not in ("sft", "full", "lora"):
+    if method not in RESUMABLE:
         raise TrainingError(f"{run.path} is a {method} run, which cannot be resumed", "start it again")
     return Prepared(run, "resuming", lambda events: sft.train(run, events, workspace_runs=runs_dir))

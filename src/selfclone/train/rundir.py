@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import TrainingError
-from ..fileio import atomic_open, write_json
+from ..fileio import atomic_open, read_jsonl_prefix, write_json
 
 
 def new_run_id() -> str:
@@ -134,15 +134,7 @@ class RunDir:
             fh.flush()
 
     def read_metrics(self) -> list[dict]:
-        if not self.metrics_path.exists():
-            return []
-        rows = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break     # a line cut by a crash: everything after it is untrusted
-        return rows
+        return read_jsonl_prefix(self.metrics_path)
 
     def truncate_metrics(self, last_step: int) -> None:
         """On resume, drop rows logged after the checkpoint we continue from (they will be redone)."""

@@ -1,6 +1,7 @@
 """/v1/files: uploads for fine-tuning, kept in the workspace (data/uploads/) and listed in the `api_files` table.
 
-Each upload is read with the dataset's own readers (chat JSONL and legacy prompt/completion through
+Each upload is written atomically (a temporary file in the same folder, fsync, rename: a crash never leaves half a
+file under a file's name); a full disk answers 507 with what to do. Each upload is read with the dataset's own readers (chat JSONL and legacy prompt/completion through
 `dataset/chat.py`, preference pairs for DPO through `dataset/preferences.py`). Content that does not parse is kept
 with status `error` and a `status_details` naming the line and the fix; 400 is only for malformed requests.
 
@@ -8,6 +9,7 @@ with status `error` and a `status_details` naming the line and the fix; 400 is o
 """
 from __future__ import annotations
 
+import errno
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from ...dataset.chat import read_examples
 from ...dataset.preferences import read_preferences
 from ...errors import SelfcloneError
+from ...fileio import atomic_open
 from ...store import Store
 from .errors import APIError
 
@@ -37,6 +40,25 @@ def check_content(path: Path) -> tuple[str | None, str, str | None]:
             return "preference", "processed", None
         except SelfcloneError:
             return None, "error", str(chat_error).replace(str(path), "the uploaded file")
+
+
+def write_error(exc: OSError, path: Path, size: int) -> APIError:
+    """A failed upload write as the API reports it: a full disk is 507 (Insufficient Storage), anything else 500."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return APIError(507, f"the disk is full: the upload ({size} bytes) could not be saved in {path.parent} "
+                             "(nothing was kept): free some space there, or upload a smaller file",
+                        type="server_error", code="insufficient_storage")
+    return APIError(500, f"the upload could not be saved in {path.parent}: {exc.strerror or exc}",
+                    type="server_error", code="file_write_failed")
+
+
+def save_upload(path: Path, content: bytes) -> None:
+    """Write atomically; on any failure nothing is left under `path` or beside it."""
+    try:
+        with atomic_open(path, "wb") as fh:
+            fh.write(content)
+    except OSError as exc:
+        raise write_error(exc, path, len(content)) from exc
 
 
 def file_object(row) -> dict:
@@ -68,11 +90,9 @@ async def upload(request: Request, file: UploadFile, purpose: str = Form("fine-t
                        param="purpose")
     file_id = "file-" + uuid.uuid4().hex[:24]
     with workspace_store(request) as store:
-        folder = store.path.parent / "data" / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{file_id}.jsonl"
+        path = store.path.parent / "data" / "uploads" / f"{file_id}.jsonl"
         content = await file.read()
-        path.write_bytes(content)
+        await run_in_threadpool(save_upload, path, content)
         fmt, status, details = await run_in_threadpool(check_content, path)
         with store.db:
             store.db.execute("insert into api_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,15 +1,18 @@
-"""/v1/fine_tuning/jobs: create (from uploaded files), list (paginated), retrieve, cancel, pause, resume and events,
-over the queue in `selfclone/jobs.py`. This module only writes the queue; `selfclone jobs worker` runs it.
+"""/v1/fine_tuning/jobs: create (from uploaded files), list (paginated), retrieve, cancel, pause, resume, events and
+checkpoints, over the queue in `selfclone/jobs.py`. This module only writes the queue; `selfclone jobs worker` runs it.
+Each checkpoint's `fine_tuned_model_checkpoint` is a model name the server can chat with (models.CHECKPOINT_NAME).
 
     client.fine_tuning.jobs.create(training_file=f.id, model="smollm2-135m", suffix="ana",
                                    method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}})
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pydantic
 from fastapi import APIRouter, Request
 
-from ... import jobs
+from ... import jobs, models
 from ...errors import SelfcloneError
 from .errors import APIError, from_library
 from .routes_files import get_row, workspace_store
@@ -63,6 +66,22 @@ def job_object(store, job: dict) -> dict:
             "suffix": job["suffix"], "method": {"type": kind, kind: {"hyperparameters": job["hyperparameters"]}}}
 
 
+FORMATS = {"sft": ("chat", "chat examples ({messages: [...]}, or prompt/completion)"),
+           "dpo": ("preference", "preference pairs ({prompt, chosen, rejected})")}
+
+
+def check_formats(method: str, files: dict) -> None:
+    """A file that parsed, but as the other method's format: refused before a job exists."""
+    want, described = FORMATS[method]
+    for name, row in files.items():
+        if row["status"] != "error" and row["format"] != want:
+            kind = "supervised" if method == "sft" else method
+            other = next(m for m, (fmt, _) in FORMATS.items() if fmt == row["format"])
+            raise APIError(400, f"{name} {row['id']} ({row['filename']}) holds {FORMATS[other][1]}, but a {kind} job "
+                                f"needs {described}: upload such a file, or use method "
+                                f"{'supervised' if other == 'sft' else other}", param=name, code="invalid_file_format")
+
+
 def _queue(call):
     try:
         return call()
@@ -84,6 +103,7 @@ async def create(req: JobRequest, request: Request):
                  if getattr(req, name)}
         broken = [f"{name} {row['id']}: {row['status_details']}" for name, row in files.items()
                   if row["status"] == "error"]
+        check_formats(method, files)
         job = jobs.create(store, model=req.model, training_file=files["training_file"]["path"],
                           validation_file=files["validation_file"]["path"] if "validation_file" in files else None,
                           suffix=req.suffix, method=method, hyperparameters=params, seed=req.seed,
@@ -124,3 +144,33 @@ async def job_events(job_id: str, request: Request, after: str | None = None, li
     data = [{"id": f"ftevent-{e['id']}", "object": "fine_tuning.job.event", "created_at": e["created_at"],
              "level": e["level"], "message": e["message"], "type": e["type"], "data": e["data"]} for e in rows]
     return {"object": "list", "data": data, "has_more": more}
+
+
+def checkpoint_object(job_id: str, kept: dict) -> dict:
+    row = kept["metrics"]
+    metrics = {"step": kept["step"], "train_loss": row.get("train_loss"),
+               "train_mean_token_accuracy": row.get("train_token_accuracy"), "valid_loss": row.get("valid_loss"),
+               "valid_mean_token_accuracy": row.get("valid_token_accuracy"),
+               # our validation loss is always over the whole validation set
+               "full_valid_loss": row.get("valid_loss"), "full_valid_mean_token_accuracy": row.get("valid_token_accuracy")}
+    return {"id": f"ftckpt-{job_id.removeprefix('ftjob-')}-{kept['step']}", "object": "fine_tuning.job.checkpoint",
+            "created_at": kept["created_at"], "fine_tuned_model_checkpoint": kept["name"],
+            "step_number": kept["step"], "metrics": metrics, "fine_tuning_job_id": job_id}
+
+
+@router.get("/fine_tuning/jobs/{job_id}/checkpoints")
+async def checkpoints(job_id: str, request: Request, after: str | None = None, limit: int = 10):
+    """The run's kept checkpoints, newest first (as OpenAI lists them), paginated by checkpoint id."""
+    with workspace_store(request) as store:
+        job = _queue(lambda: jobs.get(store, job_id))
+    run_dir = Path(job["run_dir"]) if job["run_dir"] else None
+    kept = models.run_checkpoints(run_dir) if run_dir and (run_dir / "run.json").exists() else []
+    data = [checkpoint_object(job_id, c) for c in reversed(kept)]
+    if after:
+        ids = [c["id"] for c in data]
+        if after not in ids:
+            raise APIError(404, f"job {job_id} has no checkpoint '{after}' (it may have been pruned: list again)",
+                           param="after", code="checkpoint_not_found")
+        data = data[ids.index(after) + 1:]
+    return {"object": "list", "data": data[:limit], "has_more": len(data) > limit,
+            "first_id": data[0]["id"] if data else None, "last_id": data[:limit][-1]["id"] if data else None}

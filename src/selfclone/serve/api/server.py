@@ -6,6 +6,7 @@ It refuses a non-loopback address without a key and a port that is in use, then 
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import signal
 import socket
@@ -66,9 +67,23 @@ def api(model: list[str] = typer.Argument(None, help="models to load at start (o
     app = create_app(pool, generation=ws.config.generation if ws else None, api_key=api_key,
                      store_path=ws.store_path if ws else None)
     console.print(f"[green]serving[/] http://{host}:{port}/v1  models: {', '.join(model or ()) or 'on request'}")
-    worker = start_worker(ws.root) if ws else None
-    try:
+    with job_worker(ws.root if ws else None):
         uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def start_worker(root) -> subprocess.Popen:
+    """The job worker as a child process through the CLI: serve never imports train (docs/ARCHITECTURE.md). It is a
+    supervisor that trains each job in a process of its own (`[jobs] concurrency`, docs/JOBS.md)."""
+    return subprocess.Popen([sys.executable, "-m", "selfclone", "jobs", "worker"], cwd=root)
+
+
+@contextlib.contextmanager
+def job_worker(root):
+    """The worker of the workspace at `root` (None: no workspace, no worker) while the block runs; `serve api` and
+    `serve web` both run their server inside it."""
+    worker = start_worker(root) if root else None
+    try:
+        yield worker
     finally:
         if worker is not None:      # Ctrl-C: the worker checkpoints the running job; the next start resumes it
             worker.send_signal(signal.SIGINT)
@@ -76,11 +91,6 @@ def api(model: list[str] = typer.Argument(None, help="models to load at start (o
                 worker.wait(60)
             except subprocess.TimeoutExpired:
                 worker.kill()
-
-
-def start_worker(root) -> subprocess.Popen:
-    """The job worker as a child process through the CLI: serve never imports train (docs/ARCHITECTURE.md)."""
-    return subprocess.Popen([sys.executable, "-m", "selfclone", "jobs", "worker"], cwd=root)
 
 
 class APIFrontend:

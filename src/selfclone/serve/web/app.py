@@ -2,9 +2,11 @@
 and its JSON/streaming routes under /web. Conversations go through BotConversations (one ChatSession each, kept in
 the store's chat_threads table, channel "web"), so a reload keeps them. With an API key, every route but /login
 needs the sign-in cookie (or `Authorization: Bearer KEY`). The OpenAI-compatible API of `serve api`
-(`api=create_app(pool)`) is served under /v1 in the same process.
+(`api=create_app(pool)`) is served under /v1 in the same process; the cookie signs the browser in there too, so the
+Train page can upload files and start jobs. Other pages (Rank, Review, Train, Models, Turing) plug in through the
+`register_web_pages` hook and get a `Site`.
 
-    app = create_web_app(people, model="smollm2-135m", api_key=None)
+    app = create_web_app(people, model="smollm2-135m", api_key=None, workspace=ws)
     uvicorn.run(app, host="127.0.0.1", port=8000)
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Stre
 from fastapi.staticfiles import StaticFiles
 
 from ...config import GenerationOptions
-from ...errors import ConfigError, SelfcloneError
+from ...errors import ConfigError, SelfcloneError, WorkspaceError
 from ...plugins import web_pages
 from ...persona.conversations import list_threads, load_thread
 from ..bot_conversations import BotConversations
@@ -36,16 +38,25 @@ LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><titl
 
 @dataclass(frozen=True)
 class Site:
-    """What a web page (a `register_web_pages` plugin) gets: the served backend, options, store and model."""
+    """What a web page (a `register_web_pages` plugin) gets: the served backend, options, store and model, and the
+    workspace (None when the app runs outside one)."""
 
     backend: object
     options: GenerationOptions
     store: Callable | None
     model: str
+    workspace: object | None = None
+
+    def open_store(self, what: str = "this page"):
+        """The workspace's store (`with site.open_store() as store:`); a clear error outside a workspace."""
+        if self.store is None:
+            raise WorkspaceError(f"{what} needs a workspace: its data lives in the workspace's store",
+                                 "start `selfclone serve web` inside a workspace (`selfclone init DIR` makes one)")
+        return self.store()
 
 
 def create_web_app(people: BotConversations, *, model: str, api_key: str | None = None,
-                   api: FastAPI | None = None) -> FastAPI:
+                   api: FastAPI | None = None, workspace=None) -> FastAPI:
     """The pages and their routes; `api` (serve/api's create_app) is served in the same process under /v1."""
     app = FastAPI(title="selfclone", docs_url=None, redoc_url=None)
     app.state.people = people
@@ -58,7 +69,12 @@ def create_web_app(people: BotConversations, *, model: str, api_key: str | None 
 
     @app.middleware("http")
     async def require_key(request: Request, call_next):
-        if request.url.path in ("/login", "/static/style.css") or signed_in(request):
+        if request.url.path in ("/login", "/static/style.css"):
+            return await call_next(request)
+        if signed_in(request):
+            if api_key and request.url.path.startswith("/v1/") and "authorization" not in request.headers:
+                # the browser holds the cookie: the mounted API checks the header, so give it the key it proved
+                request.scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {api_key}".encode())]
             return await call_next(request)
         if request.url.path.startswith(("/web/", "/v1/")):
             return JSONResponse({"error": {"message": "sign in first: the key is missing or wrong",
@@ -127,6 +143,18 @@ def create_web_app(people: BotConversations, *, model: str, api_key: str | None 
         return StreamingResponse(pieces, media_type="text/plain; charset=utf-8",
                                  headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
+    @app.get("/web/conversations/{key}/last")
+    def last_exchange(key: str):
+        """The last exchange both ways: with --translate, what the user wrote and read beside what the clone read
+        and wrote (the page shows the original next to the translation)."""
+        last = people.sessions[key][0].last if key in people.sessions else None
+        if last is None:
+            return {"translated": False}
+        translation = people.translation
+        return {"translated": last.translated, "language": translation.language if translation else None,
+                "clone_language": translation.clone_language if translation else None, "user": last.user,
+                "user_for_clone": last.user_for_clone, "reply": last.reply, "reply_from_clone": last.reply_from_clone}
+
     @app.post("/web/reset")
     async def reset(request: Request):
         key = str((await request.json()).get("conversation") or "")
@@ -138,9 +166,10 @@ def create_web_app(people: BotConversations, *, model: str, api_key: str | None 
     @app.get("/web/pages")
     async def page_list():
         return {"pages": [{"name": "chat", "title": "Chat", "url": "/"}] +
-                         [{"name": n, "title": p.title, "url": f"/{n}"} for n, p in sorted(pages.items())]}
+                         [{"name": n, "title": p.title, "url": f"/{n}"} for n, p in
+                          sorted(pages.items(), key=lambda item: (getattr(item[1], "position", 100), item[0]))]}
 
-    site = Site(people.backend, people.options, people.store, model)
+    site = Site(people.backend, people.options, people.store, model, workspace)
     for page in pages.values():
         app.include_router(page().router(site))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

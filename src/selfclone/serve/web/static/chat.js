@@ -1,6 +1,6 @@
 // The chat page: streams replies from POST /web/chat; the conversation id lives in localStorage, its turns in the
-// server's store, so a reload shows the same conversation.
-const $ = (id) => document.getElementById(id);
+// server's store, so a reload shows the same conversation. With --translate, each bubble shows the original beside
+// the translation. site.js (loaded first) gives $, getJSON and the page list.
 const box = $("message"), log = $("log");
 let conversation = localStorage.getItem("selfclone.conversation");
 
@@ -13,10 +13,10 @@ function bubble(role, text) {
   return li;
 }
 
-async function json(url, options) {
-  const r = await fetch(url, options);
-  if (!r.ok) throw new Error((await r.json()).error?.message || r.statusText);
-  return r.json();
+const json = getJSON;
+
+function original(li, language, text) {
+  li.appendChild(element("small", {className: "original", textContent: language + ": " + text.trim()}));
 }
 
 async function newConversation() {
@@ -68,6 +68,11 @@ async function send() {
       reply.textContent += decoder.decode(value, {stream: true});
     }
   }
+  const last = await json("/web/conversations/" + encodeURIComponent(conversation) + "/last");
+  if (last.translated) {            // the user's words as the clone read them, and the clone's own words
+    original(reply.previousElementSibling, last.clone_language, last.user_for_clone);
+    original(reply, last.clone_language, last.reply_from_clone);
+  }
   reply.removeAttribute("aria-busy");
   listConversations();
 }
@@ -85,12 +90,6 @@ $("new").onclick = () => newConversation().then(listConversations);
 
 (async () => {
   box.focus();
-  for (const p of (await json("/web/pages")).pages) {
-    const a = document.createElement("a");
-    a.href = p.url;
-    a.textContent = p.title;
-    $("pages").appendChild(a);
-  }
   const info = await json("/web/info");
   for (const m of info.models) $("model").add(new Option(m, m));
   $("context").value = info.context || "";
