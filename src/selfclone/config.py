@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 
 from .errors import ConfigError
 
@@ -221,6 +220,8 @@ class WorkspaceConfig:
             if isinstance(value, dict):
                 return {k: plain(v) for k, v in value.items() if v is not None}   # TOML has no null
             return list(value) if isinstance(value, tuple) else value
+
+        import tomli_w        # lazily: training on a bare GPU machine never writes a config (scripts/gpu-check.sh)
 
         return tomli_w.dumps(plain(dataclasses.asdict(self)))
 

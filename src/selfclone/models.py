@@ -313,8 +313,9 @@ def quiet_transformers() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
-def load(ref: ModelRef, *, trainable: bool = False, dtype=None):
-    """Load (model, tokenizer). Clones load their base model with the LoRA adapter applied."""
+def load(ref: ModelRef, *, trainable: bool = False, dtype=None, **from_pretrained):
+    """Load (model, tokenizer). Clones load their base model with the LoRA adapter applied. Extra keyword
+    arguments go to `from_pretrained` (train/devices.py: attention implementation, 4-bit quantization)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -325,22 +326,35 @@ def load(ref: ModelRef, *, trainable: bool = False, dtype=None):
         base = resolve(ref.base)
         tokenizer = load_tokenizer(ref)
         if Path(ref.path).name == "model":
-            model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, **from_pretrained)
         else:
             from peft import PeftModel
 
-            model = AutoModelForCausalLM.from_pretrained(local_dir(base), dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(local_dir(base), dtype=dtype, **from_pretrained)
             model = PeftModel.from_pretrained(model, ref.path, is_trainable=trainable)
     else:
         tokenizer = load_tokenizer(ref)
         try:
-            model = AutoModelForCausalLM.from_pretrained(local_dir(ref), dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(local_dir(ref), dtype=dtype, **from_pretrained)
         except OSError as exc:
             raise ModelNotFound(f"could not load '{ref.name}': {exc}",
                                 "check the folder holds config.json and weights, or that the hub id is right") from exc
     if not trainable:
         model.eval()
     return model, tokenizer
+
+
+def trained_context(model: "str | ModelRef", workspace_runs: Path | None = None) -> str | None:
+    """The system prompt a clone was trained with (run.json's default_context); None for anything else. Remote
+    backends serving a clone under its name (vLLM's LoRA modules) get it applied on our side through this."""
+    if not isinstance(model, ModelRef):
+        if not CLONE_NAME.match(str(model)):
+            return None
+        try:
+            model = resolve(str(model), workspace_runs)
+        except SelfcloneError:
+            return None
+    return model.info.get("default_context") if model.kind == "clone" else None
 
 
 def context_length(model) -> int:

@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = [
     "selfclone.serve.web.models_page",
     "selfclone.serve.api.server",
     "selfclone.export.first_use",
+    "selfclone.serve.vllm",
 ]
 
 

@@ -95,9 +95,41 @@ def delete(name: str = typer.Argument(..., help="the clone's name (ft:BASE:SUFFI
     console.print(f"[green]deleted[/] {name} ({deleted})")
 
 
+def recommend(batch_size: int = typer.Option(4, help="examples per step to estimate for"),
+              seq_length: int = typer.Option(1024, help="tokens per example to estimate for"),
+              lora_rank: int = typer.Option(16, help="LoRA rank"),
+              as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """Which well-known bases fit this machine's GPU memory (or RAM) for LoRA, QLoRA and full fine-tuning."""
+    from .train import devices, memory
+
+    device = devices.pick("auto")
+    available, there = memory.available_bytes(device.type, device.index)
+    rows = memory.recommend(available, device.type, batch_size=batch_size, seq_length=seq_length, lora_rank=lora_rank)
+    if as_json:
+        console.print_json(json.dumps({"device": device.name, "available_gib": round(available / memory.GiB, 1),
+                                       "batch_size": batch_size, "seq_length": seq_length, "models": rows}))
+        return
+    table = Table(title=f"Estimated memory to train (GiB) at batch {batch_size} x {seq_length} tokens: {there}",
+                  caption="estimates from each model's config (train/memory.py), not measurements; "
+                          "download a base that fits, then `selfclone train DATA --model FOLDER`")
+    for col in ("model", "parameters", "LoRA", "QLoRA (--load-4bit)", "full (--full)"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+
+    def cell(entry: dict) -> str:
+        if entry["gib"] is None:
+            return f"[dim]{entry['why']}[/]"
+        return f"[green]{entry['gib']:.1f} fits[/]" if entry["fits"] else f"[red]{entry['gib']:.1f}[/]"
+
+    for row in rows:
+        table.add_row(row["model"], f"{row['parameters_b']:.2f}B", cell(row["lora"]), cell(row["qlora"]),
+                      cell(row["full"]))
+    console.print(table)
+
+
 def register_commands(app):
     app.command()(init)
     group = typer.Typer(invoke_without_command=True, help="List base models and clones; delete a clone.")
     group.callback()(models_cmd)
     group.command("delete")(delete)
+    group.command("recommend")(recommend)
     app.add_typer(group, name="models")

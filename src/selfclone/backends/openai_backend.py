@@ -71,6 +71,16 @@ class OpenAIBackend:
         return texts + texts[-1:] * (options.n - len(texts))
 
 
+class VLLMBackend(OpenAIBackend):
+    """`--backend vllm`: the OpenAI backend pointed at `selfclone serve vllm` (127.0.0.1:8000 unless told)."""
+
+    name = "vllm"
+
+    class Options(OpenAIBackend.Options):
+        base_url: str = pydantic.Field("http://127.0.0.1:8000/v1", description="`selfclone serve vllm`'s /v1 URL")
+
+
 @hookimpl
 def register_backends(register):
     register(OpenAIBackend)
+    register(VLLMBackend)

@@ -41,8 +41,8 @@ def open_talk(model, backend, backend_options, *, engine=None, **flag_values):
     target = model
     if backend in LOCAL_BACKENDS:
         target = models.resolve(model, runs)
-        if talk.context is None and target.kind == "clone":
-            talk.context = target.info.get("default_context")
+    if talk.context is None:          # a remote backend serving a clone by name (vLLM) gets its prompt here too
+        talk.context = models.trained_context(target, runs)
     if talk.context is None and ws and ws.config.system:
         talk.context = ws.config.system
     if engine is not None:

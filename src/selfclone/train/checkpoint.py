@@ -30,8 +30,14 @@ def save(path: Path, model, optimizer, scheduler, state: dict) -> None:
 
 
 def save_weights(path: Path, model, state: dict, extra=None) -> None:
-    """The trainable weights and state.json only (the best checkpoint needs no optimizer); atomic."""
+    """The trainable weights and state.json only (the best checkpoint needs no optimizer); atomic. Under several
+    processes only rank 0 writes (train/distributed.py): the others hold the same weights."""
     from safetensors.torch import save_file
+
+    from .distributed import is_main_process
+
+    if not is_main_process():
+        return
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))

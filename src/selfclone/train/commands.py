@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import typer
@@ -13,7 +14,9 @@ import typer
 from ..dataset.preferences import pairs_from_store, ranked_models
 from ..errors import DataError, TrainingError
 from ..terminal import console, workspace
-from .display import print_recipe, run_prepared
+from . import distributed
+from .display import print_recipe, print_run_summary, run_prepared
+from .launch import LAUNCHERS, accelerate_command, read_accelerate_config
 from .methods import METHODS, Defaults, TrainRequest, prepare, resume as resume_run
 from .preference_runs import model_key
 from .recipe import parse_auto
@@ -41,7 +44,7 @@ def store_pairs(ws, from_: str | None, runs_dir: Path) -> dict:
 
 def given_with_resume(ctx) -> list[str]:
     """The flags typed next to --resume: a resumed run keeps the settings it was started with."""
-    given = [p for p in ctx.command.params if p.name != "resume"
+    given = [p for p in ctx.command.params if p.name not in ("resume", *LAUNCH_FLAGS)
              and getattr(ctx.get_parameter_source(p.name), "name", "") == "COMMANDLINE"]
     return [p.opts[0] if p.opts[0].startswith("-") else p.name.upper() for p in given]
 
@@ -75,6 +78,13 @@ def train_cmd(
     beta: float = typer.Option(None, help="dpo, rl: how far from the supervised model it may move (0.1, 0.05)"),
     continue_from: str = typer.Option(None, "--continue", help="train a LoRA clone further on DATA, replaying its own data"),
     replay: float = typer.Option(1.0, help="--continue: earlier examples replayed per new one"),
+    device: str = typer.Option("auto", help="auto (the GPU when torch sees one), cpu or cuda"),
+    load_4bit: bool = typer.Option(False, "--load-4bit", help="QLoRA: the base in 4-bit NF4 (CUDA + bitsandbytes)"),
+    force: bool = typer.Option(False, "--force", help="train even when the memory estimate says it will not fit"),
+    launcher: str = typer.Option("none", help="accelerate: several processes or GPUs (docs/SCALE.md)"),
+    accelerate_config: Path = typer.Option(None, "--accelerate-config", help="--launcher accelerate: its config file "
+                                           "(DDP, FSDP, DeepSpeed; default: `accelerate config`'s)"),
+    processes: int = typer.Option(None, help="--launcher accelerate: number of processes (default: the config's)"),
 ):
     """Fine-tune a clone on your data; `--resume RUN_DIR` continues after Ctrl-C or a crash."""
     ws = workspace(required=False)
@@ -83,8 +93,11 @@ def train_cmd(
         raise TrainingError(f"--resume continues {resume} with the settings it was started with; "
                             f"these were given too: {', '.join(given_with_resume(ctx))}",
                             "leave them out to resume, or start a new run with them (without --resume)")
-    if resume is not None and method == "sft":
-        return run_prepared(resume_run(RunDir(resume), runs_dir), "sft")
+    if launcher not in LAUNCHERS:
+        raise TrainingError(f"unknown --launcher {launcher!r}", f"use one of: {', '.join(LAUNCHERS)}")
+    if launcher == "accelerate" and method != "sft":
+        raise TrainingError(f"--launcher accelerate runs supervised training; --method {method} runs in one process",
+                            "leave out --launcher, or use --method sft")
     request = TrainRequest(method=method, data=data, validation=validation, model=model,
                            epochs=parse_auto(epochs, int, "--epochs"), batch_size=parse_auto(batch_size, int, "--batch-size"),
                            learning_rate_multiplier=parse_auto(learning_rate_multiplier, float, "--learning-rate-multiplier"),
@@ -92,15 +105,45 @@ def train_cmd(
                            lora_rank=lora_rank, full=full, suffix=suffix, out=out, merge=merge, precision=precision,
                            max_length=max_length, max_steps=max_steps, seed=seed, report_to=tuple(report_to),
                            preferences=preferences, from_=from_, reward=reward, beta=beta,
-                           continue_from=continue_from, replay=replay)
+                           continue_from=continue_from, replay=replay, device=device, load_4bit=load_4bit,
+                           force=force, processes=processes or distributed.world_size())
     if method in ("dpo", "reward") and preferences is None or method == "rl" and data is None and preferences is None:
         from dataclasses import replace
 
         request = replace(request, **store_pairs(ws, from_, runs_dir))
-    prepared = prepare(request, runs_dir, workspace_defaults(ws))
-    console.print(f"run directory: {prepared.run.path}  ({prepared.description})")
-    print_recipe(prepared.run)
-    run_prepared(prepared, method)
+
+    def prepared_run():
+        prepared = prepare(request, runs_dir, workspace_defaults(ws))
+        console.print(f"run directory: {prepared.run.path}  ({prepared.description})")
+        print_recipe(prepared.run)
+        return prepared
+
+    if resume is None and distributed.world_size() > 1 and method == "sft":
+        # started by `accelerate launch -m selfclone train DATA`: rank 0 prepares the run, every rank trains it
+        resume = distributed.share_from_main(lambda: prepared_run().run.path, device)
+    if launcher == "accelerate":
+        if accelerate_config is not None:
+            read_accelerate_config(accelerate_config)            # a bad file fails before a run folder exists
+        run = RunDir(resume) if resume is not None else prepared_run().run
+        cmd = accelerate_command(run.path, config=accelerate_config, processes=processes)
+        console.print(f"[dim]{' '.join(cmd)}[/]", highlight=False)
+        code = subprocess.call(cmd)
+        if code != 0:
+            raise TrainingError(f"the training processes stopped with exit code {code} (see their output above)",
+                                f"continue with `selfclone train --resume {run.path} --launcher accelerate`")
+        print_run_summary(run, run.info().get("summary") or {})
+        return
+    if resume is not None and method == "sft":
+        prepared = resume_run(RunDir(resume), runs_dir)
+        if distributed.is_main_process():
+            run_prepared(prepared, "sft")
+        else:
+            prepared.train(None)
+        return
+    run_prepared(prepared_run(), method)
+
+
+LAUNCH_FLAGS = ("launcher", "accelerate_config", "processes")
 
 
 def register_commands(app):

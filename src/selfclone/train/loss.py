@@ -61,7 +61,7 @@ def evaluate(model, encoded: Sequence[Encoded], pad_id: int, batch_size: int = 1
     totals = dict(loss=0.0, tokens=0, correct=0, seq_correct=0, sequences=0)
     was_training = model.training
     model.eval()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    with torch.inference_mode(), torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast):
         for start in range(0, len(order), batch_size):
             batch = [encoded[i] for i in order[start:start + batch_size]]
             ids, mask, labels = collate(batch, pad_id)

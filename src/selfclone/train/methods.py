@@ -11,6 +11,7 @@ model loads and a job's `validating_files` stage is exactly this call. Nothing h
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,6 +65,10 @@ class TrainRequest:
     data_info: dict = field(default_factory=dict)
     continue_from: str | None = None      # sft: a LoRA clone to train further, with replay of its own data
     replay: float = 1.0                   # sft --continue: earlier examples replayed per new example
+    device: str = "auto"                  # sft: auto, cpu or cuda (train/devices.py)
+    load_4bit: bool = False               # sft: QLoRA
+    force: bool = False                   # sft: train even when the memory estimate says it will not fit
+    processes: int = 1                    # sft: training processes (a launcher's), for the memory estimate
 
 
 @dataclass
@@ -74,8 +79,11 @@ class Prepared:
 
     def train(self, events=None) -> dict:
         """Train (or continue) the run; returns its summary. Interrupts checkpoint and raise TrainingInterrupted.
-        The run directory is locked meanwhile: a second process training the same run is refused."""
-        with self.run.lock():
+        The run directory is locked meanwhile: a second process training the same run is refused (under a
+        launcher, rank 0 holds the lock for all the run's processes)."""
+        from .distributed import is_main_process
+
+        with self.run.lock() if is_main_process() else contextlib.nullcontext():
             return self._train(events)
 
 
@@ -91,7 +99,7 @@ def check_lengths(ref, max_length: int, asked: bool, examples: list) -> None:
     if asked and max_length > context:
         raise ConfigError(f"--max-length {max_length} is longer than the model's context of {context} tokens",
                           f"pass --max-length {context} or less")
-    encode_all(models.load_tokenizer(ref), examples, min(max_length, context))
+    return encode_all(models.load_tokenizer(ref), examples, min(max_length, context))
 
 
 def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Prepared:
@@ -120,14 +128,18 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                     select=request.select, patience=request.patience)
     settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
                            merge=request.merge, precision=request.precision, max_length=request.max_length,
-                           packing=request.packing,
+                           packing=request.packing, device=request.device, load_4bit=request.load_4bit,
                            max_steps=request.max_steps, seed=request.seed, report_to=tuple(request.report_to),
                            suffix=request.suffix or defaults.suffix, **choice.settings)
     if continuing:
         settings = replace(settings, **continuing)
     if ref.kind != "clone":
-        check_lengths(ref, settings.max_length, request.max_length != TrainRequest.max_length,
-                      train_examples + valid_examples)
+        encoded = check_lengths(ref, settings.max_length, request.max_length != TrainRequest.max_length,
+                                train_examples + valid_examples)
+        if not request.force:
+            from .memory import check_run
+
+            check_run(ref, settings, max((len(e) for e in encoded), default=1), request.processes)
     info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None,
             "recipe": choice.to_dict()}
     run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info)

@@ -47,8 +47,12 @@ SFT_PANELS = (("loss", "train_loss", "valid_loss"),
 
 
 def plot_curves(rows: list[dict], path: Path, title: str = "", panels=SFT_PANELS) -> None:
-    """One panel per (title, train key, validation key or None) against step; SFT's loss, accuracy, rate by default."""
-    import matplotlib
+    """One panel per (title, train key, validation key or None) against step; SFT's loss, accuracy, rate by default.
+    Skipped where matplotlib is not installed (a bare GPU machine: scripts/gpu-check.sh); metrics.jsonl has it all."""
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -38,6 +38,8 @@ class SFTSettings:
     select: str = field(default="best", metadata={"help": "best (lowest validation loss) or last checkpoint"})
     packing: bool = field(default=False, metadata={"help": "pack each step's examples into one row (no padding)"})
     patience: int = field(default=0, metadata={"help": "stop after N evaluations without a new best (0: never)"})
+    device: str = field(default="auto", metadata={"help": "auto (the GPU when torch sees one), cpu or cuda"})
+    load_4bit: bool = field(default=False, metadata={"help": "QLoRA: the base in 4-bit NF4 through bitsandbytes (CUDA)"})
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "lora_rank", "max_length", "keep_checkpoints")
@@ -53,6 +55,11 @@ class SFTSettings:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}", "leave --max-steps out for no limit")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.load_4bit and self.full:
+            raise ConfigError("load_4bit (QLoRA) trains a LoRA adapter on a 4-bit base; it cannot train every weight",
+                              "leave out --full, or leave out --load-4bit")
         if self.select not in ("best", "last"):
             raise ConfigError(f"select must be best or last, got {self.select!r}")
         if self.patience < 0:

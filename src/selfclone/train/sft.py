@@ -22,9 +22,10 @@ from typing import Protocol
 from .. import machine, models
 from ..dataset.chat import Example, read_examples, write_examples
 from ..errors import TrainingError
-from . import checkpoint, selection
+from . import checkpoint, devices, selection
 from .batching import encode_all, length_grouped_batches
-from .loss import evaluate, forward_selected
+from .distributed import Group
+from .loss import evaluate
 from .metrics import TensorBoardLog, plot_curves
 from .packing import step_inputs
 from .rundir import RunDir, new_run_id
@@ -68,11 +69,11 @@ def clone_name(base: str, suffix: str, run_id: str) -> str:
     return f"ft:{short.replace(':', '-')}:{suffix}:{run_id}"
 
 
-def use_bf16(settings: SFTSettings) -> bool:
-    return settings.precision == "bf16" or (settings.precision == "auto" and machine.fast_bf16())
+def use_bf16(settings, device=None) -> bool:
+    return devices.use_bf16(settings.precision, device or devices.pick(getattr(settings, "device", "auto")))
 
 
-def _build_model(settings: SFTSettings, workspace_runs: Path | None):
+def _build_model(settings: SFTSettings, workspace_runs: Path | None, device=None):
     import torch
 
     ref = models.resolve(settings.continue_from or settings.model, workspace_runs)
@@ -80,7 +81,8 @@ def _build_model(settings: SFTSettings, workspace_runs: Path | None):
         raise TrainingError(f"'{settings.model}' is a clone; supervised training starts from a base model",
                             "train on the clone's base model, or `selfclone train DATA --continue CLONE`")
     torch.manual_seed(settings.seed)
-    model, tokenizer = models.load(ref, trainable=True)
+    model, tokenizer = devices.load_for_training(ref, device or devices.pick(settings.device), full=settings.full,
+                                                 load_4bit=settings.load_4bit, bf16=use_bf16(settings, device))
     if not settings.full and not settings.continue_from:      # a continued clone trains its own adapter further
         from peft import LoraConfig, get_peft_model
 
@@ -138,7 +140,8 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
     valid_path = run.path / "data" / "valid.jsonl"
     valid_examples = read_examples(valid_path) if valid_path.exists() else []
 
-    model, tokenizer = _build_model(settings, workspace_runs)
+    dist = Group.open(settings.device)
+    model, tokenizer = _build_model(settings, workspace_runs, dist.device)
     max_length = min(settings.max_length, models.context_length(model))
     train_enc = encode_all(tokenizer, train_examples, max_length)
     valid_enc = encode_all(tokenizer, valid_examples, max_length)
@@ -146,24 +149,32 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
     steps_per_epoch = math.ceil(len(train_enc) / settings.batch_size)
     total_steps = min(settings.max_steps or 10**12, steps_per_epoch * settings.epochs)
     eval_every = settings.eval_every or max(1, steps_per_epoch // 2)
-    bf16 = use_bf16(settings)
+    bf16 = use_bf16(settings, dist.device)
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scheduler = _schedule(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
+    forward, optimizer = dist.prepare(model, optimizer)
 
     state = {"step": 0, "elapsed_examples": 0, "elapsed_tokens": 0, "train_seconds": 0.0}
     latest = run.latest_checkpoint()
     if latest is not None:
         state = checkpoint.load(latest, model, optimizer, scheduler)
-        run.truncate_metrics(state["step"])
-    trackers = [TensorBoardLog(run.path / "tensorboard")] if "tensorboard" in settings.report_to else []
-    trackers += _extra_trackers(settings, info)
-    run.update(status="running", total_steps=total_steps, precision="bf16" if bf16 else "fp32")
-    if events:
+        if dist.is_main:
+            run.truncate_metrics(state["step"])
+    trackers = []                     # one rank reports
+    if dist.is_main:
+        trackers = [TensorBoardLog(run.path / "tensorboard")] if "tensorboard" in settings.report_to else []
+        trackers += _extra_trackers(settings, info)
+    if dist.is_main:
+        run.update(status="running", total_steps=total_steps, precision="bf16" if bf16 else "fp32",
+                   device=dist.device.name, processes=dist.world)
+    if events and dist.is_main:
         events.on_start(total_steps, state["step"], info)
 
     def log(row: dict, kind: str) -> None:
+        if not dist.is_main:          # every rank computes the same row; one writes it
+            return
         run.append_metrics(row)
         for tracker in trackers:
             tracker.log(row)
@@ -178,41 +189,44 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
         log({"step": step, "epoch": round(step / steps_per_epoch, 4), "valid_loss": result["loss"],
              "valid_token_accuracy": result["token_accuracy"],
              "valid_sequence_accuracy": result["sequence_accuracy"]}, "eval")
-        plot_curves(run.read_metrics(), run.curves_path, info["name"])
+        if dist.is_main:
+            plot_curves(run.read_metrics(), run.curves_path, info["name"])
         return selection.observe(run, state, step, result["loss"], model, settings.patience)
 
     def save_checkpoint() -> None:
         checkpoint.save(run.checkpoint_dir(state["step"]), model, optimizer, scheduler, state)
-        run.prune_checkpoints(settings.keep_checkpoints)
+        if dist.is_main:
+            run.prune_checkpoints(settings.keep_checkpoints)
 
     if state["step"] == 0:
         run_eval(0)
-    with _Stop() as stop:
+    with _Stop() as stop, dist.guard(run, state, save_checkpoint):
         while state["step"] < total_steps:
             epoch = state["step"] // steps_per_epoch
             batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, epoch)
             batch = [train_enc[i] for i in batches[state["step"] % steps_per_epoch]]
             started = time.perf_counter()
-            inputs, real_tokens = step_inputs(batch, pad_id, settings.packing, model.device)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = forward_selected(model, **inputs)
-            loss = out.loss
-            if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {float(loss)} at step {state['step'] + 1}",
+            mine, weight = dist.shard(batch)
+            inputs, real_tokens = step_inputs(mine, pad_id, settings.packing, dist.device.torch())
+            with torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=bf16):
+                out = forward(**inputs)
+            whole, stopping = dist.sync(out, weight, stop.requested, real_tokens)
+            if not math.isfinite(whole["loss"]):
+                raise TrainingError(f"the loss became {whole['loss']} at step {state['step'] + 1}",
                                     "lower --learning-rate-multiplier, or use --precision fp32")
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            dist.backward(out, weight, whole)
+            dist.clip(params, 1.0)
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             state["step"] += 1
             state["elapsed_examples"] += len(batch)
-            state["elapsed_tokens"] += real_tokens
+            state["elapsed_tokens"] += whole["real_tokens"]
             state["train_seconds"] += time.perf_counter() - started
             log({"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
-                 "train_loss": loss.item(), "train_token_accuracy": out.correct / max(out.tokens, 1),
-                 "train_sequence_accuracy": out.seq_correct / max(out.sequences, 1),
+                 "train_loss": whole["loss"], "train_token_accuracy": whole["correct"] / max(whole["tokens"], 1),
+                 "train_sequence_accuracy": whole["seq_correct"] / max(whole["sequences"], 1),
                  "elapsed_examples": state["elapsed_examples"], "elapsed_tokens": state["elapsed_tokens"],
                  "learning_rate": lr, "step_seconds": round(time.perf_counter() - started, 3)}, "step")
             at_epoch_end = state["step"] % steps_per_epoch == 0
@@ -222,20 +236,27 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
                 if stop_early and state["step"] < total_steps:
                     state["stopped_early"] = state["step"]
                     break
-            if stop.requested and state["step"] < total_steps:
+            if stopping and state["step"] < total_steps:
                 save_checkpoint()
-                run.update(status="interrupted")
+                if dist.is_main:
+                    run.update(status="interrupted")
+                dist.close()
                 for tracker in trackers:
                     tracker.close()
                 raise TrainingInterrupted(f"training stopped at step {state['step']} of {total_steps}",
                                           f"continue with `selfclone train --resume {run.path}`")
     for tracker in trackers:
         tracker.close()
+    if not dist.is_main:
+        dist.close()
+        return {}
     chosen = selection.restore_best(run, model, state) if settings.select == "best" else \
         {"select": "last", "selected_step": state["step"]}
     if state.get("stopped_early"):
         chosen["stopped_early_at"] = state["stopped_early"]
-    return _finish(run, model, tokenizer, settings, state, steps_per_epoch, chosen)
+    summary = _finish(run, model, tokenizer, settings, state, steps_per_epoch, chosen)
+    dist.close()
+    return summary
 
 
 def _extra_trackers(settings: SFTSettings, info: dict) -> list:

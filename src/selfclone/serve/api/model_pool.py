@@ -62,7 +62,7 @@ class ModelPool:
             ref = self.resolve(name)
             engine = open_backend(ref or name, self.backend_name, self.backend_options,
                                   workspace_runs=self.workspace_runs)
-            context = (ref.info.get("default_context") if ref is not None and ref.kind == "clone" else None)
+            context = models.trained_context(ref or name, self.workspace_runs)
             self._loaded[name] = Loaded(name, engine, context or self.system, ref)
             self._evict(keep=name)
             return self._loaded[name]
