@@ -77,3 +77,13 @@ def test_ask_json_prints_n_candidates(tmp_path, capsys, monkeypatch, tiny_model_
                        "--max-tokens", "5", "--temperature", "1")
     reply = json.loads(out)
     assert code == 0 and len(reply["candidates"]) == 3 and reply["messages"][-1] == {"role": "user", "content": "hi"}
+
+
+def test_an_error_message_is_printed_as_text_not_markup():
+    """A message that quotes a library's '[/...]' (gloo's errors do) is shown as written, not parsed as markup."""
+    from selfclone.cli import _report
+    from selfclone.terminal import err_console
+
+    with err_console.capture() as captured:
+        assert _report("rank 1 lost: [/tmp/x] closed [bold]", "see [/docs]", 3) == 3
+    assert "rank 1 lost: [/tmp/x] closed [bold]" in captured.get() and "see [/docs]" in captured.get()

@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
 import typer
+from rich.markup import escape
 from typer._click import exceptions as typer_click   # typer >= 0.2x vendors its own click: its errors are these
 
 
@@ -86,9 +87,10 @@ def path_problem(exc: OSError) -> str:
 
 
 def _report(message: str, hint: str | None, code: int) -> int:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    # messages are plain text (they may quote a library's "[/...]"), never markup
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     if hint:
-        err_console.print(f"[yellow]hint:[/] {hint}", highlight=False)
+        err_console.print(f"[yellow]hint:[/] {escape(hint)}", highlight=False)
     return code
 
 if __name__ == "__main__":
