@@ -26,9 +26,12 @@ from . import checkpoint, selection
 from .batching import encode_all, length_grouped_batches
 from .loss import evaluate, forward_selected
 from .metrics import TensorBoardLog, plot_curves
+from .lr_probe import PROBE_BUDGET, run_probe
 from .packing import step_inputs
 from .rundir import RunDir, new_run_id
 from .settings import SFTSettings
+
+PROBE_VALID_EXAMPLES = 64     # the probe scores at most this many validation examples per candidate
 
 
 class Events(Protocol):
@@ -103,6 +106,54 @@ def _schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _step(model, params, batch, pad_id: int, packing: bool, bf16: bool, optimizer, scheduler):
+    """One optimizer step on `batch`; returns (forward_selected's result, its loss as a float, real tokens).
+    A non-finite loss skips the update and is left for the caller to judge."""
+    import torch
+
+    inputs, real_tokens = step_inputs(batch, pad_id, packing, model.device)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = forward_selected(model, **inputs)
+    loss = out.loss.item()
+    if math.isfinite(loss):
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return out, loss, real_tokens
+
+
+def _probe_learning_rate(run: RunDir, info: dict, settings: SFTSettings, model, params, train_enc, valid_enc,
+                         pad_id: int, bf16: bool, make_optimizer) -> tuple[SFTSettings, dict]:
+    """Run the learning-rate probe (train/lr_probe.py) on the first batches; record it and the chosen rate."""
+    import dataclasses
+
+    import torch
+
+    batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, 0)
+    probe_valid = valid_enc[:PROBE_VALID_EXAMPLES]
+
+    def train_step(i: int, optimizer, scheduler) -> float:
+        batch = [train_enc[j] for j in batches[i % len(batches)]]
+        return _step(model, params, batch, pad_id, settings.packing, bf16, optimizer, scheduler)[1]
+
+    def score() -> float:
+        return evaluate(model, probe_valid, pad_id, batch_size=settings.batch_size * 2, autocast=bf16)["loss"]
+
+    result = run_probe(params, settings.lr_probe, settings.probe_steps,
+                       lambda multiplier, steps: make_optimizer(multiplier, steps, 1), train_step, score,
+                       lambda: torch.manual_seed(settings.seed))
+    settings = dataclasses.replace(settings, learning_rate_multiplier=result["chosen"])
+    recipe = info.get("recipe") or {}
+    if "chosen" in recipe:
+        recipe = recipe | {"chosen": recipe["chosen"] | {"learning_rate_multiplier": result["chosen"]},
+                           "reasons": recipe.get("reasons", []) + [f"learning rate x{result['chosen']:g}: "
+                                                                   f"{result['reason']}"]}
+    info = run.update(settings=settings.to_dict(), probe=result, recipe=recipe)
+    return settings, info
+
+
 def prepare_run(train_examples: list[Example], valid_examples: list[Example], settings: SFTSettings,
                 out: Path | None, runs_dir: Path, data_info: dict) -> RunDir:
     """Create the run directory with its own copy of the data, so a resume never depends on other files."""
@@ -149,11 +200,25 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
     bf16 = use_bf16(settings)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    scheduler = _schedule(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
+    base_lr = settings.learning_rate / settings.learning_rate_multiplier
+
+    def make_optimizer(multiplier: float, steps: int, warmup: int):
+        optimizer = torch.optim.AdamW(params, lr=base_lr * multiplier, weight_decay=settings.weight_decay)
+        return optimizer, _schedule(optimizer, warmup, steps)
+
+    latest = run.latest_checkpoint()
+    if settings.lr_probe and latest is None and "probe" not in info:
+        if len(settings.lr_probe) * settings.probe_steps > PROBE_BUDGET * total_steps + 1:
+            info = run.update(probe={"skipped": f"--max-steps {settings.max_steps} leaves no room for the probe's "
+                                                f"{len(settings.lr_probe) * settings.probe_steps} steps",
+                                     "chosen": settings.learning_rate_multiplier})
+        else:
+            settings, info = _probe_learning_rate(run, info, settings, model, params, train_enc, valid_enc, pad_id,
+                                                  bf16, make_optimizer)
+    optimizer, scheduler = make_optimizer(settings.learning_rate_multiplier, total_steps,
+                                          int(settings.warmup_ratio * total_steps))
 
     state = {"step": 0, "elapsed_examples": 0, "elapsed_tokens": 0, "train_seconds": 0.0}
-    latest = run.latest_checkpoint()
     if latest is not None:
         state = checkpoint.load(latest, model, optimizer, scheduler)
         run.truncate_metrics(state["step"])
@@ -193,25 +258,18 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
             batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, epoch)
             batch = [train_enc[i] for i in batches[state["step"] % steps_per_epoch]]
             started = time.perf_counter()
-            inputs, real_tokens = step_inputs(batch, pad_id, settings.packing, model.device)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = forward_selected(model, **inputs)
-            loss = out.loss
-            if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {float(loss)} at step {state['step'] + 1}",
-                                    "lower --learning-rate-multiplier, or use --precision fp32")
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
             lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            out, loss, real_tokens = _step(model, params, batch, pad_id, settings.packing, bf16, optimizer,
+                                           scheduler)
+            if not math.isfinite(loss):
+                raise TrainingError(f"the loss became {loss} at step {state['step'] + 1}",
+                                    "lower --learning-rate-multiplier, or use --precision fp32")
             state["step"] += 1
             state["elapsed_examples"] += len(batch)
             state["elapsed_tokens"] += real_tokens
             state["train_seconds"] += time.perf_counter() - started
             log({"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
-                 "train_loss": loss.item(), "train_token_accuracy": out.correct / max(out.tokens, 1),
+                 "train_loss": loss, "train_token_accuracy": out.correct / max(out.tokens, 1),
                  "train_sequence_accuracy": out.seq_correct / max(out.sequences, 1),
                  "elapsed_examples": state["elapsed_examples"], "elapsed_tokens": state["elapsed_tokens"],
                  "learning_rate": lr, "step_seconds": round(time.perf_counter() - started, 3)}, "step")
