@@ -28,7 +28,8 @@ def run_probe(params: Sequence, multipliers: Sequence[float], steps: int,
     """Try each multiplier for `steps` steps from the current weights of `params`; put the weights back.
 
     make_optimizer(multiplier, steps) -> (optimizer, scheduler); train_step(i, optimizer, scheduler) trains on
-    the run's i-th batch and returns its loss; score() is the validation loss; reseed() resets the random state.
+    the run's i-th batch and returns its loss; score() is the validation loss; reseed() puts the random state
+    back where it was before the probe (so dropout is the same for every candidate and for the run after).
     """
     import torch
 

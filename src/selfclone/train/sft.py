@@ -141,9 +141,10 @@ def _probe_learning_rate(run: RunDir, info: dict, settings: SFTSettings, model, 
     def score() -> float:
         return evaluate(model, probe_valid, pad_id, batch_size=settings.batch_size * 2, autocast=bf16)["loss"]
 
+    random_state = torch.get_rng_state()        # every candidate, then the run itself, starts from this state
     result = run_probe(params, settings.lr_probe, settings.probe_steps,
                        lambda multiplier, steps: make_optimizer(multiplier, steps, 1), train_step, score,
-                       lambda: torch.manual_seed(settings.seed))
+                       lambda: torch.set_rng_state(random_state))
     settings = dataclasses.replace(settings, learning_rate_multiplier=result["chosen"])
     recipe = info.get("recipe") or {}
     if "chosen" in recipe:
