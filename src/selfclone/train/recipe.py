@@ -11,6 +11,10 @@ in a few hundred optimizer steps at most, where 2e-4 (LoRA's usual rate) is stil
 the best checkpoint by validation loss is kept (train/selection.py), a generous epoch count costs time, not
 quality, so small sets get more passes. Without a validation split nothing can be selected or stopped early:
 the choice says so and keeps the last step. Nothing here loads a model; `selfclone train` prints the reasons.
+
+With the learning rate at auto, at least MIN_PROBE_VALID validation examples and room for MIN_PROBE_STEPS steps per
+candidate within PROBE_BUDGET of the run, the choice also asks for a measured probe (`lr_probe`, `probe_steps`):
+train/sft.py tries x0.5, x1 and x2 of the rule's multiplier for a few steps and keeps the lowest validation loss.
 """
 from __future__ import annotations
 
