@@ -92,9 +92,9 @@ def _train(data: Path, out: Path, epochs, multiplier, max_steps, threads) -> dic
         torch.set_num_threads(threads)
     with console.status(f"training {out.name} ..."):
         summary = sft.train(prepared.run)
-    return {"settings": {k: prepared.run.info()["settings"][k] for k in ("epochs", "learning_rate_multiplier",
-                                                                         "batch_size")},
-            "recipe": prepared.run.info()["recipe"], "summary": summary}
+    info = prepared.run.info()          # after training: the learning-rate probe's choice is in it
+    return {"settings": {k: info["settings"][k] for k in ("epochs", "learning_rate_multiplier", "batch_size")},
+            "recipe": info["recipe"], "probe": info.get("probe"), "summary": summary}
 
 
 def _persona_grid(name: str, persona: Persona, out: Path, results: dict, max_examples: int, limit: int,

@@ -48,6 +48,10 @@ def print_summary(run: RunDir) -> None:
     info = run.info()
     s = info.get("summary", {})
     console.print(f"\n[green]done:[/] [bold]{info['name']}[/]  ({run.path})")
+    probe = info.get("probe") or {}
+    if probe.get("reason") or probe.get("skipped"):
+        console.print(f"  learning-rate probe: {probe.get('reason') or probe['skipped']}"
+                      + (f" ({probe['seconds']:.0f} s)" if "seconds" in probe else ""))
     if s.get("best_valid_loss") is not None:
         start = f" (from {s['initial_valid_loss']:.3f} before training)" if "initial_valid_loss" in s else ""
         console.print(f"  validation loss was lowest at epoch {s['best_epoch']:g} (step {s['best_step']}): "

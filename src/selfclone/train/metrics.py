@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def accuracy_counts(logits, labels, example_index):
+def accuracy_counts(predictions, labels, example_index):
     """(correct tokens, total tokens, correct sequences, sequences) for selected positions.
 
-    `logits` [N, V] and `labels` [N] are the trained positions only; `example_index` [N] says which example
+    `predictions` (argmax token ids) [N] and `labels` [N] are the trained positions only; `example_index` [N] says which example
     each position belongs to.
     """
     import torch
 
-    hit = logits.argmax(-1) == labels
+    hit = predictions == labels
     n_examples = int(example_index.max().item()) + 1 if len(example_index) else 0
     misses = torch.zeros(n_examples, dtype=torch.long).scatter_add_(0, example_index, (~hit).long())
     present = torch.zeros(n_examples, dtype=torch.long).scatter_add_(0, example_index, torch.ones_like(example_index))

@@ -11,6 +11,10 @@ in a few hundred optimizer steps at most, where 2e-4 (LoRA's usual rate) is stil
 the best checkpoint by validation loss is kept (train/selection.py), a generous epoch count costs time, not
 quality, so small sets get more passes. Without a validation split nothing can be selected or stopped early:
 the choice says so and keeps the last step. Nothing here loads a model; `selfclone train` prints the reasons.
+
+With the learning rate at auto, at least MIN_PROBE_VALID validation examples and room for MIN_PROBE_STEPS steps per
+candidate within PROBE_BUDGET of the run, the choice also asks for a measured probe (`lr_probe`, `probe_steps`):
+train/sft.py tries x0.5, x1 and x2 of the rule's multiplier for a few steps and keeps the lowest validation loss.
 """
 from __future__ import annotations
 
@@ -21,11 +25,16 @@ from dataclasses import dataclass, field
 from ..dataset.chat import Example
 from ..dataset.split import MIN_FOR_AUTO_VALIDATION
 from ..errors import ConfigError
+from .lr_probe import PROBE_BUDGET
 
 AUTO = "auto"
 CHARS_PER_TOKEN = 3.6          # SmolLM2's tokenizer on English chat text, close enough for sizing a batch
 TOKENS_PER_BATCH = 4096        # above this a CPU step stops getting cheaper per token and memory grows
 DEFAULT_PATIENCE = 3           # evaluations (two per epoch) without a new lowest validation loss
+PROBE_FACTORS = (0.5, 1.0, 2.0)   # probed multipliers, relative to the rule's choice
+MIN_PROBE_STEPS = 4            # per candidate: fewer cannot tell the rates apart
+MAX_PROBE_STEPS = 20
+MIN_PROBE_VALID = 16           # validation examples: fewer make the comparison noise
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,24 @@ def _learning_rate(steps: int, full: bool) -> tuple[float, str]:
                         f"{multiplier * 2e-4:.0e} for LoRA")
 
 
+def _probe(rule: float, steps: int, valid: int, full: bool) -> tuple[dict, str]:
+    """Whether to probe the learning rate (train/lr_probe.py) around the rule's multiplier, and why (not)."""
+    per_candidate = min(MAX_PROBE_STEPS, math.floor(PROBE_BUDGET * steps / len(PROBE_FACTORS)))
+    if full:
+        return {}, "no probe for full fine-tuning (it keeps the usual rate)"
+    if valid < MIN_PROBE_VALID:
+        return {}, (f"no probe: {valid} validation examples (a probe needs {MIN_PROBE_VALID}), so the rule's "
+                    f"x{rule:g} stands")
+    if per_candidate < MIN_PROBE_STEPS:
+        return {}, (f"no probe: {steps} steps leave {per_candidate} per probed rate within "
+                    f"{PROBE_BUDGET:.0%} of the run (it needs {MIN_PROBE_STEPS}), so the rule's x{rule:g} stands")
+    multipliers = tuple(rule * f for f in PROBE_FACTORS)
+    return ({"lr_probe": multipliers, "probe_steps": per_candidate},
+            f"then a probe of {per_candidate} steps at each of {', '.join(f'x{m:g}' for m in multipliers)} picks "
+            f"the one with the lowest validation loss ({len(multipliers) * per_candidate} steps, "
+            f"<= {PROBE_BUDGET:.0%} of the run)")
+
+
 def choose(train_examples: Sequence[Example], valid_examples: Sequence[Example], *, full: bool = False,
            epochs: int | None = None, learning_rate_multiplier: float | None = None, batch_size: int | None = None,
            select: str = "best", patience: int | None = None) -> Choice:
@@ -104,9 +131,11 @@ def choose(train_examples: Sequence[Example], valid_examples: Sequence[Example],
         reasons.append(f"epochs {epochs}: {why}")
         auto.append("epochs")
     steps = math.ceil(n / batch_size) * epochs
+    probe: dict = {}
     if learning_rate_multiplier is None:
         learning_rate_multiplier, why = _learning_rate(steps, full)
-        reasons.append(f"learning rate x{learning_rate_multiplier:g}: {why}")
+        probe, probe_why = _probe(learning_rate_multiplier, steps, len(valid_examples), full)
+        reasons.append(f"learning rate x{learning_rate_multiplier:g}: {why}; {probe_why}")
         auto.append("learning_rate_multiplier")
     if select not in ("best", "last"):
         raise ConfigError(f"--select must be best or last, got {select!r}", "pass --select best (default) or last")
@@ -120,5 +149,5 @@ def choose(train_examples: Sequence[Example], valid_examples: Sequence[Example],
             reasons.append(f"patience {patience}: stop after {patience} evaluations (2 per epoch) without a new "
                            "lowest validation loss")
     settings = {"epochs": epochs, "learning_rate_multiplier": learning_rate_multiplier, "batch_size": batch_size,
-                "select": select, "patience": patience}
+                "select": select, "patience": patience} | probe
     return Choice(settings, reasons, tuple(auto))

@@ -40,6 +40,9 @@ class SFTSettings:
     patience: int = field(default=0, metadata={"help": "stop after N evaluations without a new best (0: never)"})
     device: str = field(default="auto", metadata={"help": "auto (the GPU when torch sees one), cpu or cuda"})
     load_4bit: bool = field(default=False, metadata={"help": "QLoRA: the base in 4-bit NF4 through bitsandbytes (CUDA)"})
+    lr_probe: tuple[float, ...] = field(default=(), metadata={"help": "learning-rate multipliers to probe before "
+                                                                       "training (train/lr_probe.py); () for none"})
+    probe_steps: int = field(default=0, metadata={"help": "steps per probed multiplier"})
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "lora_rank", "max_length", "keep_checkpoints")
@@ -66,6 +69,10 @@ class SFTSettings:
             raise ConfigError(f"patience must be >= 0 (0: no early stopping), got {self.patience}")
         if not 0 <= self.lora_dropout < 1:
             raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if any(not (math.isfinite(m) and m > 0) for m in self.lr_probe) or self.probe_steps < 0 or \
+                (self.lr_probe and self.probe_steps < 1):
+            raise ConfigError(f"lr_probe {self.lr_probe} needs multipliers > 0 and probe_steps >= 1, got "
+                              f"probe_steps {self.probe_steps}", "leave the learning rate at auto to let the recipe set them")
         unknown = set(self.report_to) - {"tensorboard", "wandb", "mlflow", "none"}
         if unknown:
             raise ConfigError(f"report_to has unknown tracker(s) {sorted(unknown)}", "use tensorboard, wandb, mlflow or none")

@@ -25,11 +25,14 @@ from ..errors import TrainingError
 from . import checkpoint, devices, selection
 from .batching import encode_all, length_grouped_batches
 from .distributed import Group
-from .loss import evaluate
+from .loss import evaluate, forward_selected
 from .metrics import TensorBoardLog, plot_curves
+from .lr_probe import PROBE_BUDGET, run_probe
 from .packing import step_inputs
 from .rundir import RunDir, new_run_id
 from .settings import SFTSettings
+
+PROBE_VALID_EXAMPLES = 64     # the probe scores at most this many validation examples per candidate
 
 
 class Events(Protocol):
@@ -105,6 +108,59 @@ def _schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _step(dist, forward, params, batch, pad_id: int, packing: bool, bf16: bool, optimizer, scheduler,
+          stop: bool = False) -> tuple[dict, bool]:
+    """One optimizer step on the global `batch`, this process's share of it through `dist` (train/distributed.py):
+    returns the whole batch's totals (loss, accuracy counts, real tokens) and whether any process was asked to stop.
+    A non-finite loss skips the update and is left for the caller to judge."""
+    import torch
+
+    mine, weight = dist.shard(batch)
+    inputs, real_tokens = step_inputs(mine, pad_id, packing, dist.device.torch())
+    with torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = forward(**inputs)
+    whole, stopping = dist.sync(out, weight, stop, real_tokens)
+    if math.isfinite(whole["loss"]):
+        dist.backward(out, weight, whole)
+        dist.clip(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return whole, stopping
+
+
+def _probe_learning_rate(run: RunDir, info: dict, settings: SFTSettings, model, params, train_enc, valid_enc,
+                         pad_id: int, bf16: bool, make_optimizer, dist) -> tuple[SFTSettings, dict]:
+    """Run the learning-rate probe (train/lr_probe.py) on the first batches; record it and the chosen rate."""
+    import dataclasses
+
+    import torch
+
+    batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, 0)
+    probe_valid = valid_enc[:PROBE_VALID_EXAMPLES]
+
+    def train_step(i: int, optimizer, scheduler) -> float:
+        batch = [train_enc[j] for j in batches[i % len(batches)]]
+        forward = lambda **inputs: forward_selected(model, **inputs)  # noqa: E731  (one process: see train())
+        return _step(dist, forward, params, batch, pad_id, settings.packing, bf16, optimizer, scheduler)[0]["loss"]
+
+    def score() -> float:
+        return evaluate(model, probe_valid, pad_id, batch_size=settings.batch_size * 2, autocast=bf16)["loss"]
+
+    random_state = torch.get_rng_state()        # every candidate, then the run itself, starts from this state
+    result = run_probe(params, settings.lr_probe, settings.probe_steps,
+                       lambda multiplier, steps: make_optimizer(multiplier, steps, 1), train_step, score,
+                       lambda: torch.set_rng_state(random_state))
+    settings = dataclasses.replace(settings, learning_rate_multiplier=result["chosen"])
+    recipe = info.get("recipe") or {}
+    if "chosen" in recipe:
+        recipe = recipe | {"chosen": recipe["chosen"] | {"learning_rate_multiplier": result["chosen"]},
+                           "reasons": recipe.get("reasons", []) + [f"learning rate x{result['chosen']:g}: "
+                                                                   f"{result['reason']}"]}
+    info = run.update(settings=settings.to_dict(), probe=result, recipe=recipe)
+    return settings, info
+
+
 def prepare_run(train_examples: list[Example], valid_examples: list[Example], settings: SFTSettings,
                 out: Path | None, runs_dir: Path, data_info: dict) -> RunDir:
     """Create the run directory with its own copy of the data, so a resume never depends on other files."""
@@ -152,12 +208,30 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
     bf16 = use_bf16(settings, dist.device)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    scheduler = _schedule(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
+    base_lr = settings.learning_rate / settings.learning_rate_multiplier
+
+    def make_optimizer(multiplier: float, steps: int, warmup: int):
+        optimizer = torch.optim.AdamW(params, lr=base_lr * multiplier, weight_decay=settings.weight_decay)
+        return optimizer, _schedule(optimizer, warmup, steps)
+
+    latest = run.latest_checkpoint()
+    if settings.lr_probe and latest is None and "probe" not in info:
+        if dist.world > 1:        # the candidates' optimizers would need Accelerate's preparing each: one process only
+            info = run.update(probe={"skipped": f"{dist.world} processes: the probe runs in one process; pass "
+                                                "--learning-rate-multiplier to choose",
+                                     "chosen": settings.learning_rate_multiplier})
+        elif len(settings.lr_probe) * settings.probe_steps > PROBE_BUDGET * total_steps + 1:
+            info = run.update(probe={"skipped": f"--max-steps {settings.max_steps} leaves no room for the probe's "
+                                                f"{len(settings.lr_probe) * settings.probe_steps} steps",
+                                     "chosen": settings.learning_rate_multiplier})
+        else:
+            settings, info = _probe_learning_rate(run, info, settings, model, params, train_enc, valid_enc, pad_id,
+                                                  bf16, make_optimizer, dist)
+    optimizer, scheduler = make_optimizer(settings.learning_rate_multiplier, total_steps,
+                                          int(settings.warmup_ratio * total_steps))
     forward, optimizer = dist.prepare(model, optimizer)
 
     state = {"step": 0, "elapsed_examples": 0, "elapsed_tokens": 0, "train_seconds": 0.0}
-    latest = run.latest_checkpoint()
     if latest is not None:
         state = checkpoint.load(latest, model, optimizer, scheduler)
         if dist.is_main:
@@ -206,20 +280,12 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
             batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, epoch)
             batch = [train_enc[i] for i in batches[state["step"] % steps_per_epoch]]
             started = time.perf_counter()
-            mine, weight = dist.shard(batch)
-            inputs, real_tokens = step_inputs(mine, pad_id, settings.packing, dist.device.torch())
-            with torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = forward(**inputs)
-            whole, stopping = dist.sync(out, weight, stop.requested, real_tokens)
+            lr = scheduler.get_last_lr()[0]
+            whole, stopping = _step(dist, forward, params, batch, pad_id, settings.packing, bf16, optimizer,
+                                    scheduler, stop.requested)
             if not math.isfinite(whole["loss"]):
                 raise TrainingError(f"the loss became {whole['loss']} at step {state['step'] + 1}",
                                     "lower --learning-rate-multiplier, or use --precision fp32")
-            dist.backward(out, weight, whole)
-            dist.clip(params, 1.0)
-            lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
             state["step"] += 1
             state["elapsed_examples"] += len(batch)
             state["elapsed_tokens"] += whole["real_tokens"]
