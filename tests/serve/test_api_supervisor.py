@@ -63,7 +63,7 @@ def test_jobs_in_their_own_processes_pause_resume_kill_cancel(ws, tiny_model_dir
             return client.fine_tuning.jobs.create(training_file=upload.id, model=str(tiny_model_dir), suffix="ana",
                                                   hyperparameters={"n_epochs": epochs, "batch_size": 4}).id
 
-        paused, doomed = create(3), create(40)
+        paused, doomed = create(20), create(40)       # enough steps left to pause, on a quiet machine too
         pids = wait(lambda: [row(ws, j)["pid"] for j in (paused, doomed)] if all(
             row(ws, j)["pid"] for j in (paused, doomed)) else None, "two jobs training at once")
         assert pids[0] != pids[1] and all(alive(p) for p in pids) and os.getpgid(pids[0]) != os.getpgid(server.pid)

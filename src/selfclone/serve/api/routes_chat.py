@@ -228,7 +228,8 @@ async def respond(loaded: Loaded, conversations: list[list[dict]], options: Gene
         replies = await run_in_threadpool(
             lambda: [start_replies(loaded, m, options, n, top, streaming=True) for m, n in zip(conversations, lengths)])
         chunks = stream(replies, top, req, head, chat=chat)
-        return StreamingResponse(chunks, media_type="text/event-stream",
+        return StreamingResponse(cancelled_on_disconnect(chunks, [r for group in replies for r in group]),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     def run() -> list[tuple]:      # every reply of the request is submitted before the first is read
@@ -251,6 +252,22 @@ async def respond(loaded: Loaded, conversations: list[list[dict]], options: Gene
                             "finish_reason": reply.finish_reason})
     return head | {"choices": choices, "usage": usage(sum(r.prompt_tokens for r, _, _ in done),
                                                       sum(r.completion_tokens for r, _, _ in done))}
+
+
+async def cancelled_on_disconnect(chunks: Iterator[str], replies: list):
+    """The SSE chunks, read in a worker thread; when the client goes away Starlette cancels this generator, and the
+    replies are cancelled at once (the sync generator itself may be blocked in its thread until its next token)."""
+    from starlette.concurrency import iterate_in_threadpool
+
+    try:
+        async for chunk in iterate_in_threadpool(chunks):
+            yield chunk
+    finally:
+        for reply in replies:
+            try:
+                reply.cancel()
+            except ValueError:        # a text-only reply being read in the worker thread: stream() closes it
+                pass
 
 
 def stream(replies: list[list], top: int | None, req: Sampling, head: dict, *, chat: bool) -> Iterator[str]:
