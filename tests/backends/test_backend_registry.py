@@ -102,3 +102,13 @@ def test_every_talking_command_defaults_to_auto():
     assert DEFAULT == "auto" and DEFAULT in LOCAL_BACKENDS and BACKEND.default == DEFAULT
     for command in (turing_cmd, probe_cmd, bench_recall):
         assert inspect.signature(command).parameters["backend"].default.default == DEFAULT
+
+
+def test_a_terminal_keeps_one_slot_unless_slots_are_given():
+    """`users`: chat and ask hold one conversation, so llama.cpp keeps one KV slot (memory), unless -o slots=N."""
+    pytest.importorskip("llama_cpp")
+    one = open_backend("smollm2-135m", "llamacpp", ["n_ctx=256", "threads=2"], users=1)
+    assert one.options.slots == 1 and one.engine.slots == 1
+    three = open_backend("smollm2-135m", "llamacpp", ["n_ctx=256", "threads=2", "slots=3"], users=1)
+    assert three.options.slots == 3 and three.engine.slots == 3
+    assert open_backend("smollm2-135m", "llamacpp", ["n_ctx=256", "threads=2"]).options.slots == 4

@@ -28,8 +28,8 @@ def ask(model: str = typer.Argument(..., help="model or clone name"),
         retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA,
         talking_with: str = flags.WITH, translate: str = flags.TRANSLATE):
     """Ask one question; prints the reply (or n candidates)."""
-    ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
-                             temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
+    ws, talk, engine = open_talk(model, backend, option, users=n, context=context, memory=memory,
+                             max_tokens=max_tokens, temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
                              frequency_penalty=frequency_penalty, stop=stop, n=n,
                              no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
                              no_retrieve=no_retrieve, persona=persona, talking_with=talking_with)

@@ -28,7 +28,7 @@ from . import generation_options as flags
 CHAT_HELP = "commands: /reset  /context TEXT  /save FILE  /quit"
 
 
-def open_talk(model, backend, backend_options, *, engine=None, **flag_values):
+def open_talk(model, backend, backend_options, *, engine=None, users: int | None = None, **flag_values):
     """The workspace, the talk flags against its defaults, and the opened Backend; the model is resolved once.
     `engine`: a Backend already opened for `model` (the web app's model pool), used instead of opening another."""
     ws = workspace(required=False)
@@ -51,7 +51,7 @@ def open_talk(model, backend, backend_options, *, engine=None, **flag_values):
     if note:
         console.print(f"[dim]{note}[/]")
     with console.status(f"loading {model} ..."):
-        engine = open_backend(target, backend, backend_options, workspace_runs=runs)
+        engine = open_backend(target, backend, backend_options, workspace_runs=runs, users=users)
     return ws, talk, engine
 
 
@@ -99,9 +99,9 @@ def chat(model: str = typer.Argument(..., help="model or clone name (see `selfcl
          retrieve: int = flags.RETRIEVE, no_retrieve: bool = flags.NO_RETRIEVE, persona: str = flags.PERSONA,
          talking_with: str = flags.WITH, translate: str = flags.TRANSLATE):
     """Talk to a model or clone in the terminal, streamed."""
-    ws, talk, engine = open_talk(model, backend, option, context=context, memory=memory, max_tokens=max_tokens,
-                              temperature=temperature, top_p=top_p, presence_penalty=presence_penalty,
-                              frequency_penalty=frequency_penalty, stop=stop, n=1,
+    ws, talk, engine = open_talk(model, backend, option, users=1, context=context, memory=memory,
+                              max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                              presence_penalty=presence_penalty, frequency_penalty=frequency_penalty, stop=stop, n=1,
                               no_repeat_ngram_size=no_repeat_ngram_size, seed=seed, retrieve=retrieve,
                               no_retrieve=no_retrieve, persona=persona, talking_with=talking_with)
     session = talk_session(ws, talk, engine)
