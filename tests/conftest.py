@@ -95,3 +95,16 @@ def ws(tmp_path):
     from selfclone.workspace import Workspace
 
     return Workspace.init(tmp_path / "ws", person="Maggie")
+
+
+@pytest.fixture
+def cli(capsys):
+    """`code, out, err = cli("notes", "list")`: the real CLI in-process; err with Rich's line wrapping undone."""
+    from selfclone.cli import main
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        out = capsys.readouterr()
+        return code, out.out, " ".join(out.err.split())
+
+    return run

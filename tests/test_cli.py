@@ -3,77 +3,71 @@ import json
 
 import pytest
 
-from selfclone.cli import main
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())     # Rich wraps long lines
 
-
-def test_train_on_a_malformed_line_names_file_and_line(tmp_path, capsys, monkeypatch):
+def test_train_on_a_malformed_line_names_file_and_line(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
                                              {"role": "assistant", "content": "yo"}]}) + "\n{broken\n")
-    code, _, err = run(capsys, "train", str(data))
+    code, _, err = cli("train", str(data))
     assert code == 2
     assert f"{data}, line 2" in err and "not valid JSON" in err and "hint:" in err
 
 
-def test_train_row_without_assistant_turn(tmp_path, capsys, monkeypatch):
+def test_train_row_without_assistant_turn(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
-    code, _, err = run(capsys, "train", str(data))
+    code, _, err = cli("train", str(data))
     assert code == 2 and "line 1" in err and "no assistant turn" in err
 
 
-def test_empty_file_and_missing_file(tmp_path, capsys, monkeypatch):
+def test_empty_file_and_missing_file(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty.jsonl").write_text("")
-    code, _, err = run(capsys, "train", str(tmp_path / "empty.jsonl"))
+    code, _, err = cli("train", str(tmp_path / "empty.jsonl"))
     assert code == 2 and "no examples" in err
-    code, _, err = run(capsys, "train", str(tmp_path / "nope.jsonl"))
+    code, _, err = cli("train", str(tmp_path / "nope.jsonl"))
     assert code == 2 and "file not found" in err
 
 
-def test_unknown_model_lists_what_exists(tmp_path, capsys, monkeypatch):
+def test_unknown_model_lists_what_exists(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, err = run(capsys, "ask", "no-such-model", "hi")
+    code, _, err = cli("ask", "no-such-model", "hi")
     assert code == 3 and "unknown model 'no-such-model'" in err and "smollm2-135m" in err
-    code, _, err = run(capsys, "ask", "ft:smollm2-135m:x:nope", "hi")
+    code, _, err = cli("ask", "ft:smollm2-135m:x:nope", "hi")
     assert code == 3 and "no clone named" in err and "selfclone models" in err
 
 
-def test_hub_id_offline_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+def test_hub_id_offline_says_how_to_get_it(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    code, _, err = run(capsys, "ask", "HuggingFaceTB/SmolLM2-360M-Instruct", "hi")
+    code, _, err = cli("ask", "HuggingFaceTB/SmolLM2-360M-Instruct", "hi")
     assert code == 3 and "offline" in err and "HF_HUB_OFFLINE=0" in err
 
 
-def test_bad_generation_option_is_rejected(tmp_path, capsys, monkeypatch):
+def test_bad_generation_option_is_rejected(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, err = run(capsys, "ask", "smollm2-135m", "hi", "--presence-penalty", "5")
+    code, _, err = cli("ask", "smollm2-135m", "hi", "--presence-penalty", "5")
     assert code == 2 and "presence_penalty must be in [-2, 2]" in err
 
 
-def test_init_then_models_lists_embedded_and_clones(tmp_path, capsys, monkeypatch):
+def test_init_then_models_lists_embedded_and_clones(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SELFCLONE_HOME", str(tmp_path / "home"))    # a clone index of its own: other tests add clones
     monkeypatch.chdir(tmp_path)
-    assert run(capsys, "init", "ws", "--person", "Ana")[0] == 0
+    assert cli("init", "ws", "--person", "Ana")[0] == 0
     monkeypatch.chdir(tmp_path / "ws")
-    code, out, _ = run(capsys, "models", "--json")
+    code, out, _ = cli("models", "--json")
     listing = json.loads(out)
     assert code == 0 and listing["base_models"][0]["name"] == "smollm2-135m" and listing["clones"] == []
 
 
 @pytest.mark.slow
-def test_ask_json_prints_n_candidates(tmp_path, capsys, monkeypatch, tiny_model_dir):
+def test_ask_json_prints_n_candidates(cli, tmp_path, capsys, monkeypatch, tiny_model_dir):
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(capsys, "ask", str(tiny_model_dir), "hi", "--n", "3", "--json", "--seed", "1",
+    code, out, _ = cli("ask", str(tiny_model_dir), "hi", "--n", "3", "--json", "--seed", "1",
                        "--max-tokens", "5", "--temperature", "1")
     reply = json.loads(out)
     assert code == 0 and len(reply["candidates"]) == 3 and reply["messages"][-1] == {"role": "user", "content": "hi"}

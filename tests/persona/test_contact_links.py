@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from selfclone.cli import main
 from selfclone.config import GenerationOptions
 from selfclone.persona.memory import remember
 from selfclone.serve.bot_conversations import BotConversations
@@ -24,15 +23,10 @@ class Framed:
         return ["".join(self.chat(messages, options))] * options.n
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())
 
-
-def test_the_import_stores_each_chats_contact_pseudonymised(ws, capsys, monkeypatch):
+def test_the_import_stores_each_chats_contact_pseudonymised(cli, ws, capsys, monkeypatch):
     monkeypatch.chdir(ws.root)
-    assert run(capsys, "import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
+    assert cli("import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
     with ws.store() as store:          # stored by the import itself: nothing derived them afterwards
         rows = store.db.execute("select source, chat, pseudonym, messages from contacts").fetchall()
         real = {r[0] for r in store.db.execute("select sender from messages where is_me = 0 and kind != 'system'")}
@@ -42,23 +36,23 @@ def test_the_import_stores_each_chats_contact_pseudonymised(ws, capsys, monkeypa
         examples = " ".join(r[0] for r in store.db.execute("select messages_json from examples"))
     [(source, _, pseudonym, count)] = [tuple(r) for r in rows]
     assert source == "whatsapp" and pseudonym not in real and count == theirs
-    assert run(capsys, "contacts", "label", pseudonym, "close friend")[0] == 0
-    assert run(capsys, "import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0      # again: nothing new
+    assert cli("contacts", "label", pseudonym, "close friend")[0] == 0
+    assert cli("import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0      # again: nothing new
     with ws.store() as store:
         assert [tuple(r) for r in store.db.execute("select pseudonym, relationship from contacts")] == \
             [(pseudonym, "close friend")]
     assert not any(name in examples for name in real)
 
 
-def test_a_linked_bot_user_is_talked_to_as_that_contact(ws, capsys, monkeypatch):
+def test_a_linked_bot_user_is_talked_to_as_that_contact(cli, ws, capsys, monkeypatch):
     monkeypatch.chdir(ws.root)
-    assert run(capsys, "import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
-    code, out, _ = run(capsys, "contacts", "list")
+    assert cli("import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
+    code, out, _ = cli("contacts", "list")
     pseudonym = out.splitlines()[0].split("  ")[0].strip()
-    assert run(capsys, "contacts", "label", pseudonym, "close friend")[0] == 0
-    code, out, _ = run(capsys, "contacts", "link", "telegram:4242", pseudonym)
+    assert cli("contacts", "label", pseudonym, "close friend")[0] == 0
+    code, out, _ = cli("contacts", "link", "telegram:4242", pseudonym)
     assert code == 0 and "talked to as close friend" in out
-    code, out, _ = run(capsys, "contacts", "links")
+    code, out, _ = cli("contacts", "links")
     assert f"telegram:4242" in out and pseudonym in out
     with ws.store() as store:
         remember(store, pseudonym, "has a ginger cat called Pimento")
@@ -72,19 +66,19 @@ def test_a_linked_bot_user_is_talked_to_as_that_contact(ws, capsys, monkeypatch)
                                context="You are Maggie.")
     assert discord.reply("1:4242", "hi") == "You are Maggie."           # the link is per platform
     # the same words as `ask --with` puts in the frame at the terminal
-    code, out, _ = run(capsys, "ask", "echo", "hi", "--json", "--backend", "echo", "--context", "You are Maggie.",
+    code, out, _ = cli("ask", "echo", "hi", "--json", "--backend", "echo", "--context", "You are Maggie.",
                        "--with", pseudonym, "--no-retrieve")
     assert '"You are Maggie.\\n\\nYou are talking to: close friend.\\n\\nWhat you remember about them: has a ginger' \
         in out
-    assert run(capsys, "contacts", "unlink", "telegram:4242")[0] == 0
+    assert cli("contacts", "unlink", "telegram:4242")[0] == 0
     people.reset("99:4242")
     assert people.reply("99:4242", "hi") == "You are Maggie."
 
 
-def test_bad_bot_users_and_names_are_refused_clearly(ws, capsys, monkeypatch):
+def test_bad_bot_users_and_names_are_refused_clearly(cli, ws, capsys, monkeypatch):
     monkeypatch.chdir(ws.root)
-    assert run(capsys, "import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
-    code, _, err = run(capsys, "contacts", "link", "signal:12", "family")
+    assert cli("import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
+    code, _, err = cli("contacts", "link", "signal:12", "family")
     assert code == 2 and "'signal:12' is not a bot user" in err and "telegram:123456789" in err
-    code, _, err = run(capsys, "contacts", "unlink", "telegram:12")
+    code, _, err = cli("contacts", "unlink", "telegram:12")
     assert code == 2 and "not linked" in err

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from selfclone.backends.transformers_backend import TransformersBackend
-from selfclone.cli import main
 from selfclone.config import GenerationOptions
 from selfclone.dataset.chat import read_examples
 from selfclone.persona.memory import fold, summary_request
@@ -41,11 +40,6 @@ class Minutes:
         return ["".join(self.chat(messages, options))] * options.n
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())
-
 
 def test_the_summary_keeps_a_fact_from_beyond_the_window():
     session = ChatSession(Parrot(), GenerationOptions(), context="You are Maggie.", memory=1, summariser=Minutes())
@@ -67,46 +61,46 @@ def test_the_embedded_model_summarises_a_fact(embedded):
     assert "Pimento" in fold(backend, "", turns)
 
 
-def test_memories_per_contact_reach_the_frame(ws, capsys, monkeypatch):
+def test_memories_per_contact_reach_the_frame(cli, ws, capsys, monkeypatch):
     monkeypatch.chdir(ws.root)
-    assert run(capsys, "memory", "add", "Lowen", "has a ginger cat called Pimento")[0] == 0
-    code, out, _ = run(capsys, "memory", "show", "Lowen")
+    assert cli("memory", "add", "Lowen", "has a ginger cat called Pimento")[0] == 0
+    code, out, _ = cli("memory", "show", "Lowen")
     assert "Pimento" in out and "[manual]" in out
-    code, out, _ = run(capsys, "ask", "echo", "hello", "--json", "--backend", "echo", "--context", "You are Maggie.",
+    code, out, _ = cli("ask", "echo", "hello", "--json", "--backend", "echo", "--context", "You are Maggie.",
                        "--with", "Lowen")
     system = json.loads(out)["messages"][0]["content"]
     assert system == ("You are Maggie.\n\nYou are talking to: Lowen.\n\n"
                       "What you remember about them: has a ginger cat called Pimento")
-    assert run(capsys, "memory", "forget", "Lowen")[0] == 0
-    code, _, err = run(capsys, "memory", "forget", "Lowen")
+    assert cli("memory", "forget", "Lowen")[0] == 0
+    code, _, err = cli("memory", "forget", "Lowen")
     assert code == 2 and "no memory 'Lowen'" in err
 
 
-def test_the_relationship_frame_is_identical_in_training_and_at_talk_time(ws, capsys, monkeypatch, tmp_path):
+def test_the_relationship_frame_is_identical_in_training_and_at_talk_time(cli, ws, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(ws.root)
-    assert run(capsys, "import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
-    code, out, _ = run(capsys, "contacts", "list")
+    assert cli("import", "whatsapp", WHATSAPP, "--me", "Maggie")[0] == 0
+    code, out, _ = cli("contacts", "list")
     assert code == 0 and "1 contacts" in out
     pseudonym = out.splitlines()[0].split("  ")[0].strip()
     with ws.store() as store:
         real = {r[0] for r in store.db.execute("select sender from messages where is_me = 0 and kind != 'system'")}
     assert pseudonym not in real
-    assert run(capsys, "contacts", "label", pseudonym, "close friend")[0] == 0
+    assert cli("contacts", "label", pseudonym, "close friend")[0] == 0
     framed = tmp_path / "framed.jsonl"
-    assert run(capsys, "contacts", "examples", str(framed))[0] == 0
+    assert cli("contacts", "examples", str(framed))[0] == 0
     examples = read_examples(framed)
     assert examples and all(e.messages[0].role == "system" for e in examples)
     trained = examples[0].messages[0].content
     assert "You are talking to: close friend." in trained and not any(name in trained for name in real)
     context = trained.split("\n\nYou are talking to:")[0] if not trained.startswith("You are talking") else None
     args = ["ask", "echo", "hi", "--json", "--backend", "echo", "--with", pseudonym, "--no-retrieve"]
-    code, out, _ = run(capsys, *args, *(["--context", context] if context else []))
+    code, out, _ = cli(*args, *(["--context", context] if context else []))
     assert json.loads(out)["messages"][0]["content"] == trained
-    code, out, _ = run(capsys, *[a if a != pseudonym else "close friend" for a in args],
+    code, out, _ = cli(*[a if a != pseudonym else "close friend" for a in args],
                        *(["--context", context] if context else []))
     assert json.loads(out)["messages"][0]["content"] == trained
     real_name = sorted(real)[0]
-    code, out, _ = run(capsys, *[a if a != pseudonym else real_name for a in args],
+    code, out, _ = cli(*[a if a != pseudonym else real_name for a in args],
                        *(["--context", context] if context else []))
     assert real_name not in json.loads(out)["messages"][0]["content"]
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from selfclone.cli import main
 from selfclone.errors import DataError
 from selfclone.persona.cards import _blank_png, _chunk, read_card
 from selfclone.persona.presets import get_preset
@@ -18,51 +17,46 @@ V2 = {"spec": "chara_card_v2", "spec_version": "2.0", "data": {
     "character_version": "1", "extensions": {"depth_prompt": {"depth": 4}}}}
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())
 
-
-def test_a_v2_json_card_round_trips_and_speaks_through_ask(ws, tmp_path, capsys, monkeypatch):
+def test_a_v2_json_card_round_trips_and_speaks_through_ask(cli, ws, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ws.root)
     path = tmp_path / "hale.json"
     path.write_text(json.dumps(V2))
-    assert run(capsys, "persona", "add", "hale", "--from", str(path))[0] == 0
-    code, out, _ = run(capsys, "persona", "list")
+    assert cli("persona", "add", "hale", "--from", str(path))[0] == 0
+    code, out, _ = cli("persona", "list")
     assert "hale" in out and "1 personas" in out
-    assert run(capsys, "persona", "export", "hale", "-o", str(tmp_path / "out.json"))[0] == 0
+    assert cli("persona", "export", "hale", "-o", str(tmp_path / "out.json"))[0] == 0
     assert json.loads((tmp_path / "out.json").read_text()) == V2
-    code, out, _ = run(capsys, "ask", "echo", "ahoy", "--json", "--backend", "echo", "--persona", "hale")
+    code, out, _ = cli("ask", "echo", "ahoy", "--json", "--backend", "echo", "--persona", "hale")
     system = json.loads(out)["messages"][0]["content"]
     assert system == "You are Captain Hale. Captain Hale is a gruff sea captain. terse, kind"
-    code, _, err = run(capsys, "ask", "echo", "ahoy", "--backend", "echo", "--persona", "nobody")
+    code, _, err = cli("ask", "echo", "ahoy", "--backend", "echo", "--persona", "nobody")
     assert code == 2 and "no persona named 'nobody'" in err and "known: hale" in err
-    assert run(capsys, "persona", "remove", "hale")[0] == 0
-    assert "0 personas" in run(capsys, "persona", "list")[1]
+    assert cli("persona", "remove", "hale")[0] == 0
+    assert "0 personas" in cli("persona", "list")[1]
 
 
-def test_a_v3_png_card_round_trips(ws, tmp_path, capsys, monkeypatch):
+def test_a_v3_png_card_round_trips(cli, ws, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ws.root)
     v3 = {"spec": "chara_card_v3", "spec_version": "3.0",
           "data": dict(V2["data"], name="Seraphina", group_only_greetings=[], assets=[], nickname="Sera")}
     png = tmp_path / "sera.png"
     blob = _blank_png() + _chunk(b"tEXt", b"ccv3\0" + base64.b64encode(json.dumps(v3).encode())) + _chunk(b"IEND", b"")
     png.write_bytes(blob)
-    assert run(capsys, "persona", "add", "sera", "--from", str(png))[0] == 0
+    assert cli("persona", "add", "sera", "--from", str(png))[0] == 0
     with ws.store() as store:
         assert get_preset(store, "sera").to_json() == v3
     out = tmp_path / "again.png"
-    assert run(capsys, "persona", "export", "sera", "-o", str(out))[0] == 0
+    assert cli("persona", "export", "sera", "-o", str(out))[0] == 0
     card = read_card(out)
     assert card.to_json() == v3 and card.spec == "chara_card_v3"
     # the export carries a V2 chunk as well, for readers of the older format
     assert b"tEXtchara\0" in out.read_bytes()
 
 
-def test_the_clone_exports_its_own_persona(ws, tmp_path, capsys, monkeypatch):
+def test_the_clone_exports_its_own_persona(cli, ws, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ws.root)
-    assert run(capsys, "persona", "export", "-o", str(tmp_path / "me.png"))[0] == 0
+    assert cli("persona", "export", "-o", str(tmp_path / "me.png"))[0] == 0
     assert read_card(tmp_path / "me.png").name == "Maggie"
 
 
