@@ -108,3 +108,25 @@ def cli(capsys):
         return code, out.out, " ".join(out.err.split())
 
     return run
+
+
+@pytest.fixture
+def tiny_filesystem():
+    """`with tiny_filesystem(folder, size) as folder:` a tmpfs of `size` bytes mounted there, so writes past it fail
+    with a real ENOSPC; the test is skipped where mounting is not allowed (it needs root; CI runs as root)."""
+    import contextlib
+    import subprocess
+
+    @contextlib.contextmanager
+    def mounted(where, size: int):
+        where.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+        try:
+            yield where
+        finally:
+            subprocess.run(["umount", str(where)], check=True)
+
+    return mounted

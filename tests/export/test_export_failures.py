@@ -1,7 +1,6 @@
 """The export's failure paths, for real: a full disk (a tiny tmpfs, real ENOSPC at each stage of the export),
 llama-cpp-python missing (a child process with the module blocked), llama.cpp's converter folder missing (a child
 venv whose prefix has no share/llama.cpp). Each must leave no partial file and say what to do."""
-import contextlib
 import importlib.util
 import os
 import subprocess
@@ -32,20 +31,6 @@ def cli(*args: str) -> str:
     return f"import sys; from selfclone.cli import main; sys.exit(main({list(args)!r}))\n"
 
 
-@contextlib.contextmanager
-def tiny_filesystem(where: Path, size: int):
-    """A tmpfs of `size` bytes mounted at `where`: writes past it fail with a real ENOSPC."""
-    where.mkdir(parents=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
-
-
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):
     """(ref, model, tokenizer) of the tiny model."""
@@ -69,7 +54,8 @@ def stage_sizes(tiny, tmp_path_factory) -> dict:
 @needs_llama
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["weights", "converter", "quantizer"])
-def test_a_full_disk_leaves_nothing_and_says_where_and_what_to_do(stage, tiny, stage_sizes, tmp_path):
+def test_a_full_disk_leaves_nothing_and_says_where_and_what_to_do(stage, tiny, stage_sizes, tmp_path,
+                                                                    tiny_filesystem):
     ref, model, tokenizer = tiny
     room = {"weights": 256 * 1024,                                      # the HF weights do not fit
             "converter": stage_sizes["hf"] + stage_sizes["f16"] // 2,   # the f16 GGUF does not
@@ -85,7 +71,7 @@ def test_a_full_disk_leaves_nothing_and_says_where_and_what_to_do(stage, tiny, s
 
 @needs_llama
 @pytest.mark.slow
-def test_the_cli_reports_a_full_disk_as_one_clean_message(tiny_model_dir, tmp_path):
+def test_the_cli_reports_a_full_disk_as_one_clean_message(tiny_model_dir, tmp_path, tiny_filesystem):
     with tiny_filesystem(tmp_path / "disk", 256 * 1024) as disk:
         done = run_python(cli("export", str(tiny_model_dir), "--check", str(DEMO_HELDOUT),
                               "--out", str(disk / "tiny.gguf")))

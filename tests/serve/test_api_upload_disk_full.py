@@ -3,9 +3,6 @@ what to do, nothing half-written is left in the uploads folder, no file is liste
 The route's test mounts a 64 KiB tmpfs as the uploads folder (needs root, as in CI); the mapping of a real ENOSPC
 (a write to /dev/full) is tested everywhere."""
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import openai
@@ -28,18 +25,9 @@ def test_a_real_enospc_maps_to_507():
 
 
 @pytest.fixture
-def tiny_disk(ws):
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tiny tmpfs needs root")
-    folder = ws.root / "data" / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+def tiny_disk(ws, tiny_filesystem):
+    with tiny_filesystem(ws.root / "data" / "uploads", 64 * 1024) as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_upload_on_a_full_disk_is_507_and_leaves_nothing(ws, serve_app, tiny_disk):
