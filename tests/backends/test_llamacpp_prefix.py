@@ -1,4 +1,4 @@
-"""The system-prompt prefix of backends/llamacpp_prefix.py on the real embedded GGUF: the prefix is the start of every
+"""The system-prompt prefix of bench/llama_prefix.py on the real embedded GGUF: the prefix is the start of every
 conversation's prompt, a prefilled or restored prefix gives exactly the replies of a cold evaluation, and it really
 saves the evaluation (the cache holds the prefix before the request)."""
 import importlib.util
@@ -31,7 +31,7 @@ def greedy(llm, messages) -> str:
 
 
 def test_the_prefix_starts_every_conversation_with_that_system_prompt(llm):
-    from selfclone.backends.llamacpp_prefix import prefix_tokens, prompt_tokens
+    from selfclone.bench.llama_prefix import prefix_tokens, prompt_tokens
 
     prefix = prefix_tokens(llm, SYSTEM)
     assert len(prefix) > 20
@@ -44,7 +44,7 @@ def test_the_prefix_starts_every_conversation_with_that_system_prompt(llm):
 
 
 def test_a_prefilled_or_restored_prefix_gives_the_replies_of_a_cold_evaluation(llm):
-    from selfclone.backends.llamacpp_prefix import cached, prefill, prompt_tokens, restore
+    from selfclone.bench.llama_prefix import cached, prefill, prompt_tokens, restore
 
     cold = {}
     for q in QUESTIONS:

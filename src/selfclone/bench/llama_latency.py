@@ -7,7 +7,7 @@ Every row comes from a fresh child process (cold: nothing loaded, nothing cached
   prompt eval      tokens/s of the same prompt through llm.eval after a reset (median of --repeats)
   cold / decode    first token with the prompt cache reset, in a warm process, and decode tokens/s
   persona prompt   a persona system prompt (about 190 tokens) and a short question: first token without any
-                   reuse, after `llamacpp_prefix.prefill` at load, for a new conversation (another question: the
+                   reuse, after `llama_prefix.prefill` at load, for a new conversation (another question: the
                    prefix matches), and after another prompt evicted the cache, without and with `restore`
 Configurations: llama-cpp-python's default threads (decode 1 thread on 2 cores, prompt 2), 1 and 2 threads for
 both, n_ubatch 512 and 128. With --build DIR (another llama-cpp-python, e.g. the portable `-DGGML_NATIVE=OFF` build
@@ -49,7 +49,7 @@ def _stream_ttft(llm, messages, new_tokens: int) -> tuple[float, float]:
 
 def chat_prompt(llm, target: int = 216) -> list[dict]:
     """The `bench chat` prompt: a user message of filler that renders to about `target` tokens."""
-    from ..backends.llamacpp_prefix import prompt_tokens
+    from .llama_prefix import prompt_tokens
 
     text = ""
     while len(prompt_tokens(llm, [{"role": "user", "content": text + "What did the keeper write?"}])) < target:
@@ -63,7 +63,7 @@ def probe(gguf: str, threads: int | None, n_ubatch: int, new_tokens: int, repeat
     import llama_cpp
     from llama_cpp import Llama
 
-    from ..backends import llamacpp_prefix as prefix_mod
+    from . import llama_prefix as prefix_mod
 
     imported = time.perf_counter()
     llm = Llama(model_path=gguf, n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_batch=512,

@@ -1,4 +1,6 @@
-"""A clone's system prompt, prefilled once: the KV cache of the prompt prefix every conversation starts with.
+"""A clone's system prompt, prefilled once, on llama-cpp-python's own `Llama` API: what `selfclone bench llama`
+measures against a cold prompt. (The backend itself gets the same effect from its batching engine, which keeps the
+prompt prefix decoded at load in a slot: backends/llamacpp_backend.py.)
 
 A clone talks with the same system prompt in every conversation, so its tokens need evaluating once per loaded
 model, not once per conversation. `prefill(llm, system)` evaluates the prefix at load and keeps a snapshot of its KV
