@@ -9,9 +9,12 @@ import os
 import sys
 
 # OpenMP threads that spin-wait at every barrier turn a busy laptop into a crawl: with other work on the cores,
-# a training step here took 11-21 s with GNU OpenMP's default spinning and 4 s with PASSIVE waiting
-# (docs/BENCHMARKS.md). It must be set before torch loads; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# a training step here took 11-21 s with GNU OpenMP's default spinning (300,000 spins) and 4 s with PASSIVE
+# waiting. But PASSIVE (no spin at all) makes llama.cpp, which syncs its threads after every op, 3x slower at
+# decoding several replies at once. A short spin (5,000) keeps both (docs/BENCHMARKS.md). torch and llama.cpp share
+# one GNU OpenMP runtime in a process, so it must be set before either loads; a user's own setting wins.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "5000"
 
 import click
 import typer

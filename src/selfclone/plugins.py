@@ -73,6 +73,11 @@ class Specs:
         """A clone's GGUF for a backend that loads GGUF files: `(path, fidelity report)`, made on first use and cached
         (quantize None: the default). The export area implements it, so backends never import export."""
 
+    @hookspec(firstresult=True)
+    def served_gguf(self, ref, weights):
+        """The embedded model's GGUF re-typed to `weights` for llama.cpp's fast kernels: `(path, fidelity report)`,
+        made and checked once and cached, or None when the copy does not keep the model (load the shipped file)."""
+
 
 pm = pluggy.PluginManager("selfclone")
 pm.add_hookspecs(Specs)

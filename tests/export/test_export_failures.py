@@ -155,3 +155,50 @@ def test_a_missing_converter_folder_says_make_setup(venv_without_converter, tmp_
         assert "converter is missing" in text and "share/llama.cpp/convert_hf_to_gguf.py" in text
         assert "make setup" in text
     assert not out.exists()
+
+
+@needs_llama
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["weights", "converter", "check"])
+def test_ctrl_c_during_an_export_leaves_no_half_written_gguf(stage, tiny_model_dir, tmp_path):
+    """A real SIGINT to the export's process group (what Ctrl-C in a terminal sends), while it writes the merged
+    weights, while llama.cpp's converter runs, or during the fidelity check of the written file: exit 130, and
+    nothing at --out (no half-written and no unchecked GGUF), no temporary folder."""
+    import signal
+    import time
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "clone.gguf"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]), NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, "-c", cli("export", str(tiny_model_dir), "--check", str(DEMO_HELDOUT),
+                                                       "--out", str(out), "--quantize", "q8_0")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    ready = {"weights": lambda work: any(work.glob("hf/*")), "converter": lambda work: (work / "hf").exists()
+             and any((work / "hf").glob("*.safetensors")), "check": None}[stage]
+    deadline = time.time() + 300
+    work = None
+    if stage == "check":        # the GGUF is in place: the fidelity check is running
+        while time.time() < deadline and proc.poll() is None and not out.exists():
+            time.sleep(0.01)
+        work = out
+    while stage != "check" and time.time() < deadline and proc.poll() is None:
+        work = next((p for p in out_dir.iterdir() if p.name.startswith(".clone.gguf.")), None)
+        if work is not None and ready(work):
+            break
+        time.sleep(0.01 if stage == "weights" else 0.05)
+    assert work is not None and proc.poll() is None, "the export finished before it could be interrupted"
+    if stage == "converter":     # the HF folder is written: wait until the converter process is running
+        while time.time() < deadline and proc.poll() is None and not _has_child(proc.pid):
+            time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr            # the CLI's exit code for an interrupt, no traceback
+    assert "Traceback" not in stderr
+    assert list(out_dir.iterdir()) == []            # no GGUF, no half-written file, no temporary folder
+
+
+def _has_child(pid: int) -> bool:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return children.exists() and bool(children.read_text().split())

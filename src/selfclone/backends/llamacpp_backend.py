@@ -52,6 +52,9 @@ class LlamaCppBackend:
         kv_cells: int | None = pydantic.Field(None, description="with kv_unified: the cells all replies share")
         prefill_chunk: int = pydantic.Field(64, ge=8, description="prompt tokens fed per step while others decode")
         prefill: bool = pydantic.Field(True, description="decode the clone's system prompt once, at load")
+        weights: str = pydantic.Field("bf16", description="the embedded model is served from a copy of its Q4_1 "
+                                      "file re-typed to this (bf16: llama.cpp's fastest CPU kernels; made and "
+                                      "checked once, cached); as-is loads the shipped file")
 
     def __init__(self, model, options: "LlamaCppBackend.Options | None" = None, *, workspace_runs=None, **_):
         from .. import models
@@ -69,8 +72,8 @@ class LlamaCppBackend:
                                f"(`selfclone export {ref.name} --out M.gguf`), or use --backend transformers")
         self.fidelity = ref.info.get("fidelity")       # a clone's export check, from registry.clone_gguf
         self.path = str(ref.path)
-        # the engine has its own context; this one serves only the tokenizer and llama.cpp's own API (bench chat)
-        self.llm = Llama(model_path=self.path, n_ctx=min(self.options.n_ctx, 1024), n_threads=self.options.threads,
+        # the engine has its own context; this one only holds the weights and the tokenizer (a small context: RAM)
+        self.llm = Llama(model_path=self.path, n_ctx=64, n_batch=8, n_ubatch=8, n_threads=self.options.threads,
                          lora_path=self.options.lora_path, verbose=False)
         self._start_engine()
         system = ref.info.get("default_context")

@@ -3,7 +3,8 @@
 Each reply is a `Sequence` with its own llama.cpp sequence id (a slot), positions, sampler (backends/sampling.py) and
 an unbounded queue of tokens, so a slow reader never holds up the others. Between two `llama_decode` calls new
 sequences join (continuous batching) and finished, cancelled or disconnected ones leave; a joining prompt is fed in
-chunks of `prefill_chunk` tokens so the running replies keep getting a token every step. A slot keeps its KV cells
+chunks of `prefill_chunk` tokens so the running replies keep getting a token every step (in one piece of up to
+PREFILL_ALONE tokens when nothing else is running). A slot keeps its KV cells
 after its reply ends: the next prompt that shares a prefix with it (the same system prompt, the earlier turns of a
 conversation) starts after the shared part.
 
@@ -25,6 +26,9 @@ import numpy as np
 
 from ..errors import BackendError
 from .sampling import Sampler
+
+
+PREFILL_ALONE = 256        # prompt tokens per decode when no reply is running (llama.cpp's batch size)
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,9 @@ class BatchEngine:
         params.n_ctx = self.cells if unified else n_ctx * slots
         params.n_seq_max = slots
         params.kv_unified = unified
-        params.n_batch = params.n_ubatch = prefill_chunk + slots
+        # a prompt joins in chunks of prefill_chunk while others decode, and in one piece of up to PREFILL_ALONE
+        # tokens when nothing else runs (its first token sooner: fewer, larger matmuls)
+        self.n_batch = params.n_batch = params.n_ubatch = max(prefill_chunk + slots, PREFILL_ALONE)
         params.n_threads = threads or llm.context_params.n_threads
         params.n_threads_batch = threads or llm.context_params.n_threads_batch
         params.no_perf = True
@@ -233,10 +239,13 @@ class BatchEngine:
                 n = _add(batch, n, seq.last, seq.pos, seq.slot, True)
                 outputs.append((seq, n - 1))
                 fed.append((seq, [seq.last]))
-        budget = self.prefill_chunk
+        budget = self.prefill_chunk if n else self.n_batch
         for seq in active:                                     # then joining prompts, a chunk at a time
             if seq.feed and budget > 0:
-                chunk = seq.feed[:budget]
+                # the prompt's last token (whose logits start the reply) goes in a step of its own, as it does when
+                # the rest of the prompt is cached: so a repeated request computes it the same way (BF16/Q8_0
+                # kernels round differently for one row and for many)
+                chunk = seq.feed[:min(budget, len(seq.feed) - 1) or 1]
                 for i, token in enumerate(chunk):
                     last = i == len(chunk) - 1 and len(chunk) == len(seq.feed)
                     n = _add(batch, n, token, seq.pos + i, seq.slot, last)

@@ -19,6 +19,7 @@ from ..plugins import backends, load_plugins, parse_options
 from .base import Backend
 
 AUTO = "auto"
+AS_IS = "as-is"                # a backend's `weights` option: load the shipped file itself
 DEFAULT = AUTO                 # the default of every `--backend` flag that talks to a model
 LOCAL_BACKENDS = (AUTO, "transformers", "llamacpp")     # run a model of this machine: names resolve through models
 FAST_PATH_NOTE = ("talking through transformers; for about 5x faster replies install llama.cpp: "
@@ -63,6 +64,19 @@ def clone_gguf(ref: models.ModelRef, quantize: str | None = None) -> models.Mode
     return models.ModelRef(ref.name, "gguf", str(path), ref.base, ref.run_dir, {**ref.info, "fidelity": report})
 
 
+def served_gguf(ref: models.ModelRef, weights: str = AS_IS) -> models.ModelRef:
+    """The embedded model as the GGUF a GGUF-loading backend opens: its re-typed, checked copy (the `served_gguf`
+    hook, export/served.py) unless `weights` is "as-is" or the copy did not keep the model."""
+    if weights == AS_IS:
+        return ref
+    found = load_plugins().hook.served_gguf(ref=ref, weights=weights)
+    if found is None:
+        return ref
+    path, report = found
+    return models.ModelRef(ref.name, "gguf", str(path), ref.base, ref.run_dir,
+                           {**ref.info, "fidelity": report, "served_from": ref.path})
+
+
 def open_backend(model, backend: str = "transformers", options: list[str] | dict | None = None, *,
                  workspace_runs: Path | None = None, users: int | None = None) -> Backend:
     """The Backend `backend` (or the one `auto` picks for this model) with `model` loaded, resolved once.
@@ -87,4 +101,6 @@ def open_backend(model, backend: str = "transformers", options: list[str] | dict
         parsed = parsed.model_copy(update={"slots": users})
     if ref is not None and ref.kind == "clone" and getattr(cls, "loads", None) == "gguf":
         ref = clone_gguf(ref, getattr(parsed, "quantize", None))
+    if ref is not None and ref.kind == "embedded" and getattr(cls, "loads", None) == "gguf":
+        ref = served_gguf(ref, getattr(parsed, "weights", AS_IS))
     return cls(ref if ref is not None else model, parsed, workspace_runs=workspace_runs)

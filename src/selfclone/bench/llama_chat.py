@@ -28,8 +28,13 @@ def _own(llm, messages, new_tokens: int):
 
 
 def measure(messages: list[dict], new_tokens: int, repeats: int, threads: int | None = None) -> dict:
-    backend = LlamaCppBackend("smollm2-135m", LlamaCppBackend.Options(threads=threads))
-    llm = backend.llm          # the same loaded GGUF for both, so only the path through our Backend differs
+    from llama_cpp import Llama
+
+    from ..backends.registry import open_backend
+
+    backend = open_backend("smollm2-135m", "llamacpp", {"threads": threads})   # the file chat serves (bf16 copy)
+    # the same GGUF file for both (mmap shares its pages), so only the path through our Backend differs
+    llm = Llama(model_path=backend.path, n_ctx=1024, n_threads=threads, verbose=False)
     options = GenerationOptions(max_tokens=new_tokens, temperature=0, frequency_penalty=0)
     rows: dict[str, list] = {"own": [], "ours": [], "own_cached": [], "ours_cached": []}
     list(_own(llm, messages, 4))                                   # warm-up

@@ -1,5 +1,6 @@
 """`selfclone bench serve`: the OpenAI API under 1, 4, 8, 16 concurrent official-SDK clients against the same
-requests sent one after another (the baseline, same run): aggregate completion tokens/s, p50/p95 time to first
+requests sent one after another (the baseline, same run; every client is its own process, as the programs that
+talk to a server are): aggregate completion tokens/s, p50/p95 time to first
 token and latency, and the server's own overhead per request (API latency minus the same generation in-process).
 With --while-training it then starts a real fine-tuning job (the job queue and its worker process, as `serve api`
 runs them) and measures chat latency while it trains against the same requests without it.
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import typer
@@ -58,11 +59,38 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _run(client, model: str, clients: int, requests: int, max_tokens: int) -> dict:
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        rows = list(pool.map(lambda i: _one(client, model, i, max_tokens), range(requests)))
-    wall = time.perf_counter() - start
+_client = None          # a client process's own OpenAI client (made by _connect)
+
+
+def _connect(url: str) -> None:
+    import openai
+
+    global _client
+    _client = openai.OpenAI(base_url=url, api_key="bench", max_retries=0, timeout=600)
+
+
+def _ready(delay: float) -> int:
+    time.sleep(delay)       # holds its process, so each of the pool's processes starts and takes one
+    return os.getpid()
+
+
+def _remote_one(model: str, i: int, max_tokens: int) -> dict:
+    return _one(_client, model, i, max_tokens)
+
+
+def _run(url: str, model: str, clients: int, requests: int, max_tokens: int) -> dict:
+    """`requests` requests from `clients` client processes (as separate programs talk to a server: the clients'
+    parsing shares the cores but not the server's interpreter), each with its own SDK client and connection."""
+    import multiprocessing
+
+    with ProcessPoolExecutor(clients, mp_context=multiprocessing.get_context("spawn"), initializer=_connect,
+                             initargs=(url,)) as pool:
+        started: set[int] = set()
+        while len(started) < clients:                          # every client process up, before the clock
+            started |= set(pool.map(_ready, [0.2] * clients))
+        start = time.perf_counter()
+        rows = list(pool.map(_remote_one, [model] * requests, range(requests), [max_tokens] * requests))
+        wall = time.perf_counter() - start
     return {"clients": clients, "requests": requests, "tokens_per_s": sum(r["tokens"] for r in rows) / wall,
             "ttft_p50": _pct([r["ttft"] for r in rows], .5), "ttft_p95": _pct([r["ttft"] for r in rows], .95),
             "latency_p50": _pct([r["latency"] for r in rows], .5),
@@ -104,18 +132,18 @@ def _wait_for_training(ws, job_id: str, worker, timeout: float) -> bool:
     return False
 
 
-def while_training(client, model: str, clients: int, requests: int, max_tokens: int, wait: float) -> dict:
+def while_training(url: str, model: str, clients: int, requests: int, max_tokens: int, wait: float) -> dict:
     """Chat latency without and during a fine-tuning job of the same base model, measured back to back."""
     from .. import jobs
     from ..store import Store
 
-    quiet = _run(client, model, clients, requests, max_tokens)
+    quiet = _run(url, model, clients, requests, max_tokens)
     with tempfile.TemporaryDirectory() as tmp:
         ws, job_id, worker = _training_job(Path(tmp), "smollm2-135m", examples=400)
         try:
             if not _wait_for_training(ws, job_id, worker, wait):
                 return {"quiet": quiet, "training": None}
-            busy = _run(client, model, clients, requests, max_tokens)
+            busy = _run(url, model, clients, requests, max_tokens)
             with Store(ws.store_path) as store:
                 still = jobs.get(store, job_id)["status"] == "running"
                 if still:
@@ -187,11 +215,11 @@ def bench_serve(model: str = typer.Option("smollm2-135m", help="model to serve")
         rows = []
         for clients in (int(x) for x in levels.split(",") if x.strip()):
             n = requests or max(4, 2 * clients)
-            baseline = _run(client, model, 1, n, max_tokens)        # the same requests, sequentially
-            row = _run(client, model, clients, n, max_tokens)
+            baseline = _run(url, model, 1, n, max_tokens)           # the same requests, sequentially
+            row = _run(url, model, clients, n, max_tokens)
             rows.append((row, baseline))
         if training:
-            trained = while_training(client, model, training_clients, requests or 8, max_tokens, training_wait)
+            trained = while_training(url, model, training_clients, requests or 8, max_tokens, training_wait)
     console.print(f"server overhead per request: {overhead * 1000:.0f} ms "
                   f"(API {statistics.mean(api):.2f} s vs in-process {statistics.mean(direct):.2f} s, {max_tokens} tokens)")
     console.print("clients  requests  tok/s  (sequential)  ratio  ttft p50/p95 s  latency p50/p95 s")

@@ -19,8 +19,12 @@ from pathlib import Path
 from .. import models
 from ..errors import SelfcloneError
 
-# name -> llama.cpp's file type constant (LLAMA_FTYPE_MOSTLY_*); f16 is what the converter writes itself
-QUANTIZATIONS = {"f16": 1, "q8_0": 7, "q4_k_m": 15}
+# name -> llama.cpp's file type constant (LLAMA_FTYPE_MOSTLY_*); f16 is what the converter writes itself. bf16 keeps
+# the token embedding (tied to the output head in small models) at Q8_0: llama.cpp's bf16 matmul is its fastest
+# prompt path on AVX-512 CPUs, and the embedding is only looked up and multiplied once per token.
+QUANTIZATIONS = {"f16": 1, "q8_0": 7, "q4_k_m": 15, "bf16": 32}
+KEEP_EMBEDDING_Q8 = {"bf16"}
+GGML_TYPE_Q8_0 = 8
 DEFAULT_QUANTIZATION = "q8_0"
 
 
@@ -120,6 +124,9 @@ def quantize_file(source: Path, out: Path, quantize: str, threads: int | None = 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANTIZATIONS[quantize]
     params.nthread = threads or os.cpu_count() or 1
+    params.allow_requantize = True          # a shipped quantized GGUF (the embedded Q4_1) re-typed for speed
+    if quantize in KEEP_EMBEDDING_Q8:
+        params.token_embedding_type = params.output_tensor_type = GGML_TYPE_Q8_0
     from llama_cpp._utils import suppress_stdout_stderr
 
     with suppress_stdout_stderr(disable=False):     # the C quantizer logs every tensor

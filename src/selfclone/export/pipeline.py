@@ -69,7 +69,11 @@ def export_model(ref: models.ModelRef, fmt: str = "gguf", quantize: str = gguf.D
     target = out if fmt == "gguf" else out / f"{out.name.removesuffix('-ollama')}.gguf"
     model, tokenizer = gguf.merged(ref)
     gguf.export_gguf(ref, target, quantize, loaded=(model, tokenizer))
-    result = measure(ref, target, model, tokenizer, examples)
+    try:
+        result = measure(ref, target, model, tokenizer, examples)
+    except BaseException:              # Ctrl-C or a failure during the check: no unchecked GGUF is left behind
+        target.unlink(missing_ok=True)
+        raise
     if not result.passed and not force:
         os.remove(target)
         return Exported(target, None, result, refused=True)

@@ -9,7 +9,9 @@ request gives one). Generation runs in worker threads and streams, so a slow cli
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -255,19 +257,60 @@ async def respond(loaded: Loaded, conversations: list[list[dict]], options: Gene
 
 
 async def cancelled_on_disconnect(chunks: Iterator[str], replies: list):
-    """The SSE chunks, read in a worker thread; when the client goes away Starlette cancels this generator, and the
-    replies are cancelled at once (the sync generator itself may be blocked in its thread until its next token)."""
-    from starlette.concurrency import iterate_in_threadpool
+    """The SSE chunks, produced by a pump thread of this stream. Whatever has piled up since the last write goes out
+    in one write (several SSE events), so a busy server spends one event-loop wake-up and one send per batch of
+    tokens, not per token. When the client goes away Starlette cancels this generator, and the replies are
+    cancelled at once (the pump may be blocked in its thread until its next token, then closes the chunks)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    stop = threading.Event()
 
+    def put(item) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:              # the event loop is gone (server shut down): nobody reads any more
+            stop.set()
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                put(chunk)
+        except BaseException as exc:      # handed to the reader, raised in the response
+            put(exc)
+        finally:
+            chunks.close()
+            put(_END)
+
+    threading.Thread(target=pump, daemon=True, name="sse-pump").start()
     try:
-        async for chunk in iterate_in_threadpool(chunks):
-            yield chunk
+        while True:
+            items = [await queue.get()]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            text = []
+            for item in items:
+                if isinstance(item, str):
+                    text.append(item)
+                    continue
+                if text:
+                    yield "".join(text)
+                if item is _END:
+                    return
+                raise item
+            if text:
+                yield "".join(text)
     finally:
+        stop.set()
         for reply in replies:
             try:
                 reply.cancel()
-            except ValueError:        # a text-only reply being read in the worker thread: stream() closes it
+            except ValueError:        # a text-only reply being read in the pump thread: stream() closes it
                 pass
+
+
+_END = object()
 
 
 def stream(replies: list[list], top: int | None, req: Sampling, head: dict, *, chat: bool) -> Iterator[str]:
