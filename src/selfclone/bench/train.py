@@ -100,7 +100,9 @@ def measure_ours(steps: int, batch_size: int, precision: str, **overrides) -> di
                 "settings": {k: getattr(settings, k) for k in ("precision", "packing", "lora_dropout")}}
 
 
-def measure_trl(steps: int, batch_size: int) -> dict:
+def measure_trl(steps: int, batch_size: int, lora_dropout: float | None = None) -> dict:
+    """Plain TRL SFTTrainer with its defaults and our LoRA shape (rank 16, alpha 32, all linear layers, the same
+    dropout as our default: peft's own default is 0 too)."""
     import datasets
     from peft import LoraConfig
     from transformers import TrainerCallback
@@ -120,12 +122,13 @@ def measure_trl(steps: int, batch_size: int) -> dict:
         def on_step_end(self, args, state, control, **kw):
             times.append(time.perf_counter() - self.start)
 
+    dropout = SFTSettings().lora_dropout if lora_dropout is None else lora_dropout
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch_size, learning_rate=2e-4,
                          max_steps=steps + 1, logging_steps=1, report_to="none", save_strategy="no",
                          use_cpu=True)   # the one change its defaults need to run on a CPU (bf16=True otherwise refuses)
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                             peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
+                             peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=dropout, target_modules="all-linear",
                                                     task_type="CAUSAL_LM"), callbacks=[Clock()])
         collate = trainer.data_collator
 
