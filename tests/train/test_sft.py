@@ -128,3 +128,19 @@ def test_example_longer_than_the_context_names_the_line(tmp_path, tiny_model_dir
     with pytest.raises(DataError) as err:
         sft.train(run)
     assert "line 2" in str(err.value) and "longer than the limit of 512" in str(err.value)
+
+
+def test_neftune_noises_the_input_embeddings_in_training_steps_only(tiny_model_dir):
+    model, _ = sft._build_model(SFTSettings(model=str(tiny_model_dir), neftune_alpha=5.0), None)
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6]])
+    embeddings = model.get_input_embeddings()
+    clean = embeddings.weight[ids].detach()
+    model.train()
+    noisy = embeddings(ids).detach()
+    scale = 5.0 / (ids.shape[1] * clean.shape[-1]) ** 0.5
+    assert not torch.equal(noisy, clean) and float((noisy - clean).abs().max()) <= scale + 1e-6
+    model.eval()
+    assert torch.equal(embeddings(ids).detach(), clean)
+    plain, _ = sft._build_model(SFTSettings(model=str(tiny_model_dir)), None)
+    plain.train()
+    assert torch.equal(plain.get_input_embeddings()(ids).detach(), plain.get_input_embeddings().weight[ids].detach())

@@ -46,6 +46,7 @@ class TrainRequest:
     patience: int | None = None                   # sft: None: auto; 0: no early stopping
     packing: bool = False                         # sft: each step's examples in one row, no padding
     lora_rank: int = 16
+    neftune_alpha: float = 0.0                    # sft: embedding noise while training (0: off)
     full: bool = False
     suffix: str | None = None
     out: Path | None = None
@@ -127,6 +128,7 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                     learning_rate_multiplier=request.learning_rate_multiplier, batch_size=request.batch_size,
                     select=request.select, patience=request.patience)
     settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
+                           neftune_alpha=request.neftune_alpha,
                            merge=request.merge, precision=request.precision, max_length=request.max_length,
                            packing=request.packing, device=request.device, load_4bit=request.load_4bit,
                            max_steps=request.max_steps, seed=request.seed, report_to=tuple(request.report_to),

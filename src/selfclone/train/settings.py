@@ -21,6 +21,8 @@ class SFTSettings:
     lora_rank: int = 16
     lora_alpha: int | None = field(default=None, metadata={"help": "default: 2 x rank"})
     lora_dropout: float = field(default=0.0, metadata={"help": "0 trains 1.37x faster than 0.05 at the same loss"})
+    neftune_alpha: float = field(default=0.0, metadata={"help": "NEFTune: uniform noise of alpha/sqrt(length x width) "
+                                                             "on the input embeddings while training; 0 = off"})
     max_length: int = field(default=1024, metadata={"help": "longest example in tokens"})
     warmup_ratio: float = 0.06
     weight_decay: float = 0.0

@@ -92,8 +92,25 @@ def _build_model(settings: SFTSettings, workspace_runs: Path | None, device=None
         lora = LoraConfig(r=settings.lora_rank, lora_alpha=settings.lora_alpha or 2 * settings.lora_rank,
                           lora_dropout=settings.lora_dropout, target_modules="all-linear", task_type="CAUSAL_LM")
         model = get_peft_model(model, lora)
+    if settings.neftune_alpha:
+        _add_neftune(model, settings.neftune_alpha)
     model.train()
     return model, tokenizer
+
+
+def _add_neftune(model, alpha: float) -> None:
+    """NEFTune (Jain et al. 2023): noise on the input embeddings in training steps only (not in evaluation)."""
+    import math
+
+    import torch
+
+    def noisy(module, inputs, output):
+        if not module.training:
+            return output
+        scale = alpha / math.sqrt(output.size(1) * output.size(2))
+        return output + torch.empty_like(output).uniform_(-scale, scale)
+
+    model.get_input_embeddings().register_forward_hook(noisy)
 
 
 def _schedule(optimizer, warmup: int, total: int):
