@@ -100,7 +100,7 @@ def measure_ours(steps: int, batch_size: int, precision: str, **overrides) -> di
                 "settings": {k: getattr(settings, k) for k in ("precision", "packing", "lora_dropout")}}
 
 
-def measure_trl(steps: int, batch_size: int, lora_dropout: float | None = None) -> dict:
+def measure_trl(steps: int, batch_size: int) -> dict:
     """Plain TRL SFTTrainer with its defaults and our LoRA shape (rank 16, alpha 32, all linear layers, the same
     dropout as our default: peft's own default is 0 too)."""
     import datasets
@@ -122,7 +122,7 @@ def measure_trl(steps: int, batch_size: int, lora_dropout: float | None = None) 
         def on_step_end(self, args, state, control, **kw):
             times.append(time.perf_counter() - self.start)
 
-    dropout = SFTSettings().lora_dropout if lora_dropout is None else lora_dropout
+    dropout = SFTSettings().lora_dropout
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch_size, learning_rate=2e-4,
                          max_steps=steps + 1, logging_steps=1, report_to="none", save_strategy="no",

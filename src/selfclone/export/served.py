@@ -22,7 +22,6 @@ from ..fileio import write_json
 from ..terminal import console
 from . import fidelity, gguf
 
-AS_IS = "as-is"
 CHECK_EXAMPLES = 64
 
 
