@@ -81,3 +81,18 @@ def test_an_error_message_is_printed_as_text_not_markup():
     with err_console.capture() as captured:
         assert _report("rank 1 lost: [/tmp/x] closed [bold]", "see [/docs]", 3) == 3
     assert "rank 1 lost: [/tmp/x] closed [bold]" in captured.get() and "see [/docs]" in captured.get()
+
+
+def test_the_cli_sets_a_short_openmp_spin_unless_the_user_chose(tmp_path):
+    """PASSIVE waiting made llama.cpp 3x slower at batching; a short spin is set before torch or llama.cpp load."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, selfclone.cli; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    run = lambda extra: subprocess.run([sys.executable, "-c", code], env=env | extra, capture_output=True,  # noqa: E731
+                                       text=True, check=True).stdout.split()
+    assert run({}) == ["5000", "None"]
+    assert run({"OMP_WAIT_POLICY": "PASSIVE"}) == ["None", "PASSIVE"]
+    assert run({"GOMP_SPINCOUNT": "100"}) == ["100", "None"]

@@ -65,3 +65,15 @@ def test_no_repeat_ngram_size_is_honoured(backend):
     tokens = backend.llm.tokenize(text.encode(), add_bos=False, special=False)
     pairs = list(zip(tokens, tokens[1:]))
     assert len(pairs) == len(set(pairs))
+
+
+def test_a_prompt_alone_is_decoded_in_one_piece_then_its_last_token(backend):
+    """Nothing else running: a 150-token prompt takes two decode steps before its first token (all but the last
+    token in one piece, then the last alone, as when the prefix is cached), not one per 64-token chunk."""
+    messages = [{"role": "user", "content": "the tide came in and went out again. " * 16 + "What did the sea do?"}]
+    prompt = backend.prompt_ids(messages)
+    assert 128 < len(prompt) < 256
+    backend.reset()
+    steps = backend.engine.steps
+    backend.reply(messages, GenerationOptions(max_tokens=1, temperature=0)).text()
+    assert backend.engine.steps - steps == 2

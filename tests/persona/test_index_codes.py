@@ -52,3 +52,19 @@ def test_an_index_with_vec0_vectors_is_upgraded(tmp_path):
         assert "vec0" not in sql
         [hit] = index.search("what is the kettle called?", 1, embed)
         assert hit.text.endswith("Barnacle.") and hit.origin == "kettle.md"
+
+
+def test_bf16_embeddings_match_fp32_where_the_cpu_is_fast_at_bf16():
+    """`embed` runs MiniLM under bf16 autocast on a bf16-fast CPU; its vectors stay within cosine 0.9999 of fp32's."""
+    import pytest
+
+    from selfclone import machine
+    from selfclone.embedding import _model
+
+    if not machine.fast_bf16():
+        pytest.skip("this CPU is not fast at bf16: embed stays in fp32")
+    texts = ["the bees are calm today", "Ferry's late again, bring the washing in", "aye", "What did the keeper write?"]
+    fast = embed(texts)
+    exact = _model().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    cosine = (fast * exact).sum(axis=1)
+    assert cosine.min() > 0.9999 and not np.array_equal(fast, exact)     # bf16 really ran, and stayed close
