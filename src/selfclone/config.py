@@ -23,6 +23,7 @@ DEFAULT_MODEL = "smollm2-135m"
 
 MAX_N = 128            # OpenAI's cap on candidates per request
 MAX_TOKENS = 131072    # longer than any local model's context: a typo, not a request
+MAX_COPY_BIAS = 20.0   # logits: past this the passages are all a reply can say
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class GenerationOptions:
     n: int = 1
     no_repeat_ngram_size: int = 0
     seed: int | None = None
+    copy_bias: float = field(default=0.0, metadata={"help": "with notes' passages in the prompt, a logit bonus for "
+                                                     "tokens that copy them (names, numbers); 0 = off"})
+    copy_from: tuple[str, ...] = field(default=(), metadata={"per_reply": True, "help": "the texts the copy bias "
+                                                             "copies from; set per reply by ChatSession, not a file"})
 
     def __post_init__(self):
         def bad(name, rule):
@@ -48,7 +53,7 @@ class GenerationOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 bad(name, "a whole number")
-        for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "copy_bias"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 bad(name, "a finite number")
@@ -65,6 +70,10 @@ class GenerationOptions:
         for name in ("presence_penalty", "frequency_penalty"):
             if not -2.0 <= getattr(self, name) <= 2.0:
                 bad(name, "in [-2, 2] as in OpenAI's API")
+        if not 0.0 <= self.copy_bias <= MAX_COPY_BIAS:
+            bad("copy_bias", f"in [0, {MAX_COPY_BIAS:g}] (0 turns it off)")
+        if not isinstance(self.copy_from, tuple) or not all(isinstance(t, str) for t in self.copy_from):
+            bad("copy_from", "a tuple of texts")
 
     @property
     def greedy(self) -> bool:
@@ -223,7 +232,11 @@ class WorkspaceConfig:
 
         import tomli_w        # lazily: training on a bare GPU machine never writes a config (scripts/gpu-check.sh)
 
-        return tomli_w.dumps(plain(dataclasses.asdict(self)))
+        data = dataclasses.asdict(self)
+        for f in dataclasses.fields(GenerationOptions):        # per-reply fields are not settings
+            if f.metadata.get("per_reply"):
+                del data["generation"][f.name]
+        return tomli_w.dumps(plain(data))
 
 
 _SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": CollectSettings,
@@ -233,7 +246,7 @@ _SECTIONS = {"generation": GenerationOptions, "chat": ChatSettings, "collect": C
 
 
 def _build(cls, data: dict[str, Any], where: str):
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    known = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("per_reply")]
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}",

@@ -7,7 +7,7 @@ conversation starts after it (the engine keeps a slot's prompt prefix). Every re
 many concurrent ones, is decoded by the model's continuous-batching engine (backends/llamacpp_batch.py) and sampled
 by backends/sampling.py, so every option keeps one meaning: temperature (0 = greedy), top_p, OpenAI's presence and
 frequency penalties over the whole reply, stop strings that never reach the stream, seed (the same reply alone or
-batched), n (batch members too), no_repeat_ngram_size and logprobs.
+batched), n (batch members too), no_repeat_ngram_size, logprobs and the copy bias towards `copy_from`.
 
     selfclone chat smollm2-135m --backend llamacpp -o threads=2
     selfclone serve api smollm2-135m -o slots=16 -o n_ctx=1024     # up to 16 replies decoded together
@@ -104,6 +104,13 @@ class LlamaCppBackend:
         framed = self._format(messages=list(messages))
         return self.llm.tokenize(framed.prompt.encode("utf-8"), add_bos=not framed.added_special, special=True)
 
+    def copy_ids(self, options: GenerationOptions) -> list[list[int]]:
+        """The token ids of the texts the copy bias copies from, each as it reads after a space in the prompt."""
+        if not options.copy_bias:
+            return []
+        return [self.llm.tokenize((" " + text).encode("utf-8"), add_bos=False, special=False)
+                for text in options.copy_from]
+
     def reset(self) -> None:
         """Drop the cached prompt prefixes, so the next prompts are decoded from scratch (cold-start timings)."""
         self.engine.reset()
@@ -122,7 +129,7 @@ class LlamaCppBackend:
 
     def _reply(self, prompt: list[int], options: GenerationOptions, seed: int | None, top: int | None) -> Reply:
         engine = self.engine
-        seq = engine.submit(prompt, Sampler(options, seed, prompt), options.max_tokens, top)
+        seq = engine.submit(prompt, Sampler(options, seed, prompt, self.copy_ids(options)), options.max_tokens, top)
 
         def tokens():
             for token in seq.tokens():

@@ -1,7 +1,8 @@
 """The embedded backend: any model the registry resolves, run in-process with transformers on CPU (or GPU).
 
 OpenAI's presence and frequency penalties are applied as a logits processor over the tokens generated so
-far; stop strings end generation and are cut from the text, also while streaming.
+far, and the copy bias towards `copy_from` by the llama.cpp engine's own rule (sampling.CopyBias); stop strings end
+generation and are cut from the text, also while streaming.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pydantic
 
 from ..plugins import hookimpl
 from .base import GenerationOptions, cut_at_stop
+from .sampling import CopyBias
 
 
 class PenaltyProcessor:
@@ -29,6 +31,19 @@ class PenaltyProcessor:
         counts = torch.zeros_like(scores)
         counts.scatter_add_(1, generated, torch.ones_like(generated, dtype=scores.dtype))
         return scores - self.frequency * counts - self.presence * (counts > 0).to(scores.dtype)
+
+
+class CopyBiasLogits:
+    """sampling.CopyBias on each row of a batch: the bonus for tokens that copy the texts of `copy_from`."""
+
+    def __init__(self, prompt_len: int, bias: CopyBias):
+        self.prompt_len, self.bias = prompt_len, bias
+
+    def __call__(self, input_ids, scores):
+        started = input_ids.shape[1] > self.prompt_len
+        for row in range(scores.shape[0]):
+            self.bias.add(scores[row], int(input_ids[row, -1]) if started else None)
+        return scores
 
 
 class TransformersBackend:
@@ -64,7 +79,8 @@ class TransformersBackend:
                                                  return_dict=True)
         return ids["input_ids"].to(self.model.device), ids["attention_mask"].to(self.model.device)
 
-    def _generate_kwargs(self, prompt_len: int, options: GenerationOptions) -> dict:
+    def _generate_kwargs(self, prompt_len: int, options: GenerationOptions, prompt: Sequence[int] = ()) -> dict:
+        """generate()'s sampling arguments; `prompt` (the ids) is what the copy bias needs besides its length."""
         from transformers import LogitsProcessorList
 
         kwargs = dict(max_new_tokens=options.max_tokens, pad_token_id=self.tokenizer.pad_token_id,
@@ -75,9 +91,15 @@ class TransformersBackend:
             kwargs.update(do_sample=True, temperature=options.temperature, top_p=options.top_p, top_k=0)
         if options.no_repeat_ngram_size:
             kwargs["no_repeat_ngram_size"] = options.no_repeat_ngram_size
+        processors = []
         if options.presence_penalty or options.frequency_penalty:
-            kwargs["logits_processor"] = LogitsProcessorList(
-                [PenaltyProcessor(prompt_len, options.presence_penalty, options.frequency_penalty)])
+            processors.append(PenaltyProcessor(prompt_len, options.presence_penalty, options.frequency_penalty))
+        if options.copy_bias and options.copy_from:
+            texts = [self.tokenizer.encode(" " + t, add_special_tokens=False) for t in options.copy_from]
+            bias = CopyBias(options.copy_bias, texts, prompt)
+            processors.append(CopyBiasLogits(prompt_len, bias))
+        if processors:
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
         if options.stop:
             kwargs.update(stop_strings=list(options.stop), tokenizer=self.tokenizer)
         return kwargs
@@ -95,7 +117,7 @@ class TransformersBackend:
 
         input_ids, attention = self.encode(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = self._generate_kwargs(input_ids.shape[1], options)
+        kwargs = self._generate_kwargs(input_ids.shape[1], options, input_ids[0].tolist())
         errors: list[BaseException] = []
 
         def run():
@@ -119,7 +141,7 @@ class TransformersBackend:
         import torch
 
         input_ids, attention = self.encode(messages)
-        kwargs = self._generate_kwargs(input_ids.shape[1], options)
+        kwargs = self._generate_kwargs(input_ids.shape[1], options, input_ids[0].tolist())
         if options.n > 1 and not options.greedy:
             kwargs["num_return_sequences"] = options.n
         with self._lock, torch.inference_mode():

@@ -3,12 +3,15 @@
 Fact recall: the probe persona (resources/recall/probe.toml, a fictional clockmaker with 25 invented facts spread
 over six notes among distracting text) is indexed through the real path (`add_notes`: splitter, MiniLM,
 sqlite-vec, FTS5); each question goes through a ChatSession with and without the retriever, greedy. A reply
-counts when it contains the fact. Retrieval precision (the fact among the k passages) is reported for vectors
-alone and for the hybrid. Scale (bench/recall_scale.py): indexing speed, and retrieval latency per message (query
+counts when it contains the fact; with retrieval it is asked twice in the same run, without and with the copy bias
+(GenerationOptions.copy_bias), and each figure is also given on the tuning half (the even-numbered questions, the
+ones the bias was tuned on) and the held-out half (the odd ones). Retrieval precision (the fact among the k passages)
+is reported for vectors alone and for the hybrid. Scale (bench/recall_scale.py): indexing speed, and retrieval latency per message (query
 embedding included) on an index of `--scale` passages, against sqlite-vec float KNN, numpy and LanceDB.
 
     selfclone bench recall                          # embedded model, k=1, scale 100,000
     selfclone bench recall --scale 20000 --index-messages 1000 --json
+    selfclone bench recall --scale 0 --copy-bias 3 --json       # the probe only, another bias
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import tempfile
 import time
 import tomllib
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -29,6 +33,8 @@ from ..persona.retrieval import Retriever, add_notes, notes_path
 from ..persona.session import ChatSession
 from ..terminal import console
 from .recall_scale import DEFAULT_DIR, scale
+
+COPY_BIAS = 4.0     # the best copy bias on the tuning half (docs/BENCHMARKS.md, issue #13); chat's default stays 0
 
 
 def load_probe() -> dict:
@@ -54,6 +60,12 @@ def precision(retriever: Retriever, questions: list[dict]) -> float:
     """Share of questions whose fact is among the retrieved passages."""
     hits = [answered(" ".join(retriever.passages_for(q["q"])), q["answers"]) for q in questions]
     return sum(hits) / len(hits)
+
+
+def halves(rows: list[dict]) -> tuple[float, float]:
+    """The share answered on the tuning half (even-numbered questions) and on the held-out half (odd)."""
+    share = lambda part: sum(r["ok"] for r in part) / len(part)      # noqa: E731
+    return share(rows[0::2]), share(rows[1::2])
 
 
 def recall(backend, probe: dict, retriever: Retriever | None, options: GenerationOptions) -> tuple[float, list[dict]]:
@@ -98,6 +110,8 @@ def trained_recall(probe: dict, root: Path, model: str, steps: int, options: Gen
 
 def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option(DEFAULT_BACKEND),
                  k: int = typer.Option(1, help="passages retrieved"),
+                 copy_bias: float = typer.Option(COPY_BIAS, help="the copy bias of the second run with retrieval "
+                                                 "(the first has none)"),
                  max_tokens: int = typer.Option(32),
                  scale_size: int = typer.Option(100_000, "--scale", help="passages in the index for the latency test; 0 skips"),
                  index_messages: int = typer.Option(2000, help="synthetic messages really embedded to time indexing"),
@@ -113,7 +127,7 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
     result = {"model": model, "k": k, "questions": len(probe["questions"])}
     with tempfile.TemporaryDirectory(prefix="selfclone-recall-") as tmp:
         if probe_recall:
-            result |= probe_figures(Path(tmp), probe, model, backend, k, max_tokens, trained_steps)
+            result |= probe_figures(Path(tmp), probe, model, backend, k, max_tokens, trained_steps, copy_bias)
         if scale_size:
             result |= scale(scale_size, min(index_messages, scale_size), scale_dir)
     result["machine"] = machine.describe()
@@ -126,8 +140,9 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
 
 
 def probe_figures(root: Path, probe: dict, model: str, backend: str, k: int, max_tokens: int,
-                  trained_steps: int) -> dict:
-    """Retrieval precision, and fact recall with retrieval, without, and (trained_steps) with the facts trained."""
+                  trained_steps: int, copy_bias: float = COPY_BIAS) -> dict:
+    """Retrieval precision, and fact recall with retrieval (without and with the copy bias), without, and
+    (trained_steps) with the facts trained."""
     result = {}
     start = time.perf_counter()
     path = index_probe(root, probe)
@@ -138,25 +153,36 @@ def probe_figures(root: Path, probe: dict, model: str, backend: str, k: int, max
     result["precision_hybrid_k1"] = precision(Retriever(path, 1, True), probe["questions"])
     engine = open_backend(model, backend)
     result["backend"] = getattr(engine, "name", backend)      # what auto chose on this machine
-    options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0)
+    options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, frequency_penalty=0.0, seed=0, copy_bias=0.0)
+    retriever = hybrid if result["precision_hybrid"] >= result["precision_vector"] else vector
     result["recall_without"], result["without_rows"] = recall(engine, probe, None, options)
-    result["recall_with"], result["with_rows"] = recall(engine, probe, hybrid if result["precision_hybrid"] >=
-                                                        result["precision_vector"] else vector, options)
+    result["recall_with"], result["with_rows"] = recall(engine, probe, retriever, options)
+    result["copy_bias"] = copy_bias
+    result["recall_with_copy"], result["copy_rows"] = recall(engine, probe, retriever,
+                                                             replace(options, copy_bias=copy_bias))
+    for name in ("with", "copy"):
+        key = "recall_with" if name == "with" else "recall_with_copy"
+        result[key + "_tuning"], result[key + "_heldout"] = halves(result[name + "_rows"])
     if trained_steps:
         result |= trained_recall(probe, root, model, trained_steps, options)
     return result
 
 
 def print_probe(result: dict, model: str, k: int, trained_steps: int) -> None:
-    for a, b in zip(result["without_rows"], result["with_rows"]):
+    for a, b, c in zip(result["without_rows"], result["with_rows"], result["copy_rows"]):
         console.print(f"[dim]{a['q']}[/]\n  without: {a['reply'][:90]!r} {'ok' if a['ok'] else '-'}\n"
-                      f"  with   : {b['reply'][:90]!r} {'ok' if b['ok'] else '-'}")
+                      f"  with   : {b['reply'][:90]!r} {'ok' if b['ok'] else '-'}\n"
+                      f"  + copy : {c['reply'][:90]!r} {'ok' if c['ok'] else '-'}")
     console.print(f"retrieval precision (fact among {k} passages): hybrid {result['precision_hybrid']:.0%}, "
                   f"vectors only {result['precision_vector']:.0%}; hybrid k=1 {result['precision_hybrid_k1']:.0%}")
     console.print(f"fact recall on {model}: with retrieval {result['recall_with']:.0%}, "
                   f"without (baseline) {result['recall_without']:.0%}"
                   + (f", facts only in the training data ({trained_steps} LoRA steps, {result['train_s']:.0f} s) "
                      f"{result['recall_trained']:.0%}" if trained_steps else ""))
+    console.print(f"with retrieval and copy bias {result['copy_bias']:g}: {result['recall_with_copy']:.0%} "
+                  f"(tuning half {result['recall_with_copy_tuning']:.0%}, held-out half "
+                  f"{result['recall_with_copy_heldout']:.0%}); without the bias: {result['recall_with']:.0%} "
+                  f"(tuning {result['recall_with_tuning']:.0%}, held-out {result['recall_with_heldout']:.0%})")
 
 
 def print_scale(result: dict) -> None:

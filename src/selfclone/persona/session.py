@@ -5,7 +5,8 @@ prompt too, in the one frame of persona/frame.py (with `talking_to`, who the clo
 `remembered` of them). With a `summariser` (a Backend), exchanges that leave the window are folded into a running
 `summary` (persona/memory.py) instead of being dropped. It drops the oldest turns when the prompt would pass
 `max_prompt_chars`, and, with a `translation`, talks to the clone in its training language while the user reads and
-writes their own.
+writes their own. With `options.copy_bias`, a reply to a message that retrieved passages is decoded with a bias
+towards copying them (GenerationOptions.copy_from, backends/sampling.CopyBias); without passages it is off.
 
     session = ChatSession(backend, GenerationOptions(max_tokens=60), context="You are Maggie.", memory=4)
     session = ChatSession(backend, options, context="You are Maggie.", retriever=workspace_retriever(root, notes))
@@ -15,7 +16,7 @@ writes their own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..backends.base import Backend
@@ -90,7 +91,11 @@ class ChatSession:
         whole, once translated; the history keeps the clone's language so its prompt stays as trained."""
         for_clone = self.translation.inbound(user_text) if self.translation else user_text
         pieces = []
-        for piece in self.backend.chat(self.messages_for(for_clone), self.options):
+        messages = self.messages_for(for_clone)
+        options = self.options
+        if options.copy_bias and self.last_passages:
+            options = replace(options, copy_from=tuple(self.last_passages))
+        for piece in self.backend.chat(messages, options):
             pieces.append(piece)
             if not self.translation:
                 yield piece
