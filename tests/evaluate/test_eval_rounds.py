@@ -44,13 +44,16 @@ def test_eval_compares_a_round_with_its_parent_per_relationship_and_with_notes(w
                  "--max-tokens", "3", "--notes-loss"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out["models"]) == [child, parent] and out["rounds"] == {child: parent}     # side by side
+    assert list(out["models"]) == [child, parent, f"{child}+notes", f"{parent}+notes"]      # side by side
+    assert out["rounds"] == {child: parent}
     for name in (child, parent):
         rows = {r["relationship"]: r for r in out["relationships"][name]}
         assert set(rows) == {"colleague", "family"} and all(r["examples"] == 2 for r in rows.values())
         assert all(math.isfinite(r["loss_with"]) and r["loss_with"] != r["loss_without"] for r in rows.values())
         figures = out["notes"][name]
         assert figures["passages"] == 1 and figures["loss_with"] != figures["loss_without"]
+        assert math.isclose(out["models"][f"{name}+notes"]["heldout_loss"], figures["loss_with"], rel_tol=1e-6)
+        assert math.isclose(out["models"][name]["heldout_loss"], figures["loss_without"], rel_tol=1e-6)
     assert out["relationships"][child] != out["relationships"][parent]       # the rounds are different models
     code = main(["eval", child, "--heldout", str(heldout), "--baselines", "none", "--reference", "0",
                  "--max-tokens", "3", "--no-rounds", "--no-relationships"])

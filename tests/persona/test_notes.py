@@ -149,3 +149,19 @@ def test_augmented_training_examples_carry_the_talk_time_frame(ws, notes_dir, ca
     talk = json.loads(capsys.readouterr().out)["messages"][0]["content"]
     kettle_line = [line for line in talk.splitlines() if "Barnacle" in line][0]
     assert kettle_line in system.splitlines() and talk.split("\n- ")[0] == system.split("\n- ")[0]
+
+
+def test_augmenting_leaves_out_the_passage_that_is_the_reply_itself(ws, tmp_path, capsys, monkeypatch):
+    """Own messages are indexed: an example whose reply is a passage must not see it in its frame (it would learn to
+    copy its answer), and still gets the distractors."""
+    monkeypatch.chdir(ws.root)
+    reply = "The blue kettle is called Barnacle."
+    for name, text in (("mine", reply), ("boat", "The dinghy is moored at Skerry Point."), ("tea", "Tea is stewed.")):
+        (tmp_path / f"{name}.txt").write_text(text + "\n")
+    assert main(["notes", "add", *(str(tmp_path / f"{n}.txt") for n in ("mine", "boat", "tea")), "--no-messages"]) == 0
+    data, out = tmp_path / "train.jsonl", tmp_path / "aug.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "what is the blue kettle called?"},
+                                             {"role": "assistant", "content": reply}]}) + "\n")
+    assert main(["notes", "augment", str(data), str(out), "--retrieve", "1", "--distractors", "2"]) == 0
+    system = json.loads(out.read_text().splitlines()[0])["messages"][0]["content"]
+    assert "Barnacle" not in system and system.count("\n- ") == 2 and "Skerry" in system

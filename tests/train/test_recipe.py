@@ -138,7 +138,7 @@ def test_train_command_prints_what_the_recipe_chose(tmp_path, capsys, monkeypatc
     code, out, err = _cli(capsys, "train", str(data), "--model", str(tiny_model_dir), "--max-steps", "2",
                           "--report-to", "none", "--epochs", "2", "--out", str(tmp_path / "run"))
     assert code == 0, err
-    assert "recipe" in out and "batch size 4" in out and "learning rate x2" in out
+    assert "recipe" in out and "batch size 4" in out and "learning rate x1" in out and "halved" in out
     assert not any(f"epochs {n}:" in out for n in (1, 2, 3, 5))      # --epochs 2 was given: no reason printed
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["settings"]["epochs"] == 2 and info["recipe"]["auto"] == ["batch_size", "learning_rate_multiplier"]

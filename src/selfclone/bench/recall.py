@@ -6,12 +6,14 @@ sqlite-vec, FTS5); each question goes through a ChatSession with and without the
 counts when it contains the fact; with retrieval it is asked twice in the same run, without and with the copy bias
 (GenerationOptions.copy_bias), and each figure is also given on the tuning half (the even-numbered questions, the
 ones the bias was tuned on) and the held-out half (the odd ones). Retrieval precision (the fact among the k passages)
-is reported for vectors alone and for the hybrid. Scale (bench/recall_scale.py): indexing speed, and retrieval latency per message (query
+is reported for vectors alone and for the hybrid. With `--drill N` (default 200) a clone trained on N notes-drill
+examples (persona/drill.py: invented facts, none of the probe's) answers the probe with retrieval too. Scale (bench/recall_scale.py): indexing speed, and retrieval latency per message (query
 embedding included) on an index of `--scale` passages, against sqlite-vec float KNN, numpy and LanceDB.
 
     selfclone bench recall                          # embedded model, k=1, scale 100,000
     selfclone bench recall --scale 20000 --index-messages 1000 --json
     selfclone bench recall --scale 0 --copy-bias 3 --json       # the probe only, another bias
+    selfclone bench recall --scale 0 --drill 0                  # without the drilled clone (3 min less)
 """
 from __future__ import annotations
 
@@ -108,6 +110,30 @@ def trained_recall(probe: dict, root: Path, model: str, steps: int, options: Gen
     return {"recall_trained": share, "trained_steps": steps, "train_s": seconds, "trained_rows": rows}
 
 
+def drilled_recall(probe: dict, root: Path, model: str, backend: str, retriever: Retriever, count: int,
+                   options: GenerationOptions) -> dict:
+    """A clone trained on the notes drill only (persona/drill.py: invented facts that share nothing with the
+    probe), with the default recipe, then the probe's questions with retrieval: did it learn to read its notes?"""
+    from ..dataset.chat import write_examples
+    from ..persona.drill import drill
+    from ..train import methods
+
+    write_examples(root / "drill.jsonl", drill(count, seed=1))
+    write_examples(root / "drill-valid.jsonl", drill(max(16, count // 5), seed=2))
+    request = methods.TrainRequest(data=root / "drill.jsonl", validation=root / "drill-valid.jsonl", model=model,
+                                   report_to=("none",), out=root / "drill-run")
+    prepared = methods.prepare(request, root)
+    start = time.perf_counter()
+    with console.status(f"training a clone on {count} drill examples ..."):
+        prepared.train()
+    seconds = time.perf_counter() - start
+    clone = open_backend(prepared.run.info()["name"], backend, workspace_runs=root)
+    share, rows = recall(clone, probe, retriever, options)
+    tuning, heldout = halves(rows)
+    return {"recall_drilled": share, "recall_drilled_tuning": tuning, "recall_drilled_heldout": heldout,
+            "drill_examples": count, "drill_train_s": seconds, "drilled_rows": rows}
+
+
 def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer.Option(DEFAULT_BACKEND),
                  k: int = typer.Option(1, help="passages retrieved"),
                  copy_bias: float = typer.Option(COPY_BIAS, help="the copy bias of the second run with retrieval "
@@ -118,6 +144,8 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
                  scale_dir: Path = typer.Option(DEFAULT_DIR, help="where the scale index is built once and kept"),
                  trained_steps: int = typer.Option(0, help="also train a LoRA this many steps on the facts as Q/A "
                                                    "and ask without retrieval (0 skips)"),
+                 drill: int = typer.Option(200, help="also train a clone on this many notes-drill examples and ask "
+                                           "with retrieval (0 skips)"),
                  probe_recall: bool = typer.Option(True, "--recall/--no-recall", help="the probe's fact recall (the "
                                                    "model); --no-recall measures the scale index only"),
                  as_json: bool = typer.Option(False, "--json")):
@@ -127,7 +155,7 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
     result = {"model": model, "k": k, "questions": len(probe["questions"])}
     with tempfile.TemporaryDirectory(prefix="selfclone-recall-") as tmp:
         if probe_recall:
-            result |= probe_figures(Path(tmp), probe, model, backend, k, max_tokens, trained_steps, copy_bias)
+            result |= probe_figures(Path(tmp), probe, model, backend, k, max_tokens, trained_steps, copy_bias, drill)
         if scale_size:
             result |= scale(scale_size, min(index_messages, scale_size), scale_dir)
     result["machine"] = machine.describe()
@@ -140,7 +168,7 @@ def bench_recall(model: str = typer.Option("smollm2-135m"), backend: str = typer
 
 
 def probe_figures(root: Path, probe: dict, model: str, backend: str, k: int, max_tokens: int,
-                  trained_steps: int, copy_bias: float = COPY_BIAS) -> dict:
+                  trained_steps: int, copy_bias: float = COPY_BIAS, drill: int = 0) -> dict:
     """Retrieval precision, and fact recall with retrieval (without and with the copy bias), without, and
     (trained_steps) with the facts trained."""
     result = {}
@@ -165,10 +193,14 @@ def probe_figures(root: Path, probe: dict, model: str, backend: str, k: int, max
         result[key + "_tuning"], result[key + "_heldout"] = halves(result[name + "_rows"])
     if trained_steps:
         result |= trained_recall(probe, root, model, trained_steps, options)
+    if drill:
+        result |= drilled_recall(probe, root, model, backend, retriever, drill, options)
     return result
 
 
 def print_probe(result: dict, model: str, k: int, trained_steps: int) -> None:
+    for row in result.get("drilled_rows", []):
+        console.print(f"[dim]{row['q']}[/] drilled clone: {row['reply'][:90]!r} {'ok' if row['ok'] else '-'}")
     for a, b, c in zip(result["without_rows"], result["with_rows"], result["copy_rows"]):
         console.print(f"[dim]{a['q']}[/]\n  without: {a['reply'][:90]!r} {'ok' if a['ok'] else '-'}\n"
                       f"  with   : {b['reply'][:90]!r} {'ok' if b['ok'] else '-'}\n"
@@ -183,6 +215,11 @@ def print_probe(result: dict, model: str, k: int, trained_steps: int) -> None:
                   f"(tuning half {result['recall_with_copy_tuning']:.0%}, held-out half "
                   f"{result['recall_with_copy_heldout']:.0%}); without the bias: {result['recall_with']:.0%} "
                   f"(tuning {result['recall_with_tuning']:.0%}, held-out {result['recall_with_heldout']:.0%})")
+    if "recall_drilled" in result:
+        console.print(f"a clone trained on {result['drill_examples']} notes-drill examples (invented facts, none of "
+                      f"the probe's; {result['drill_train_s']:.0f} s), with retrieval: {result['recall_drilled']:.0%} "
+                      f"(tuning half {result['recall_drilled_tuning']:.0%}, held-out half "
+                      f"{result['recall_drilled_heldout']:.0%}) against the base model's {result['recall_with']:.0%}")
 
 
 def print_scale(result: dict) -> None:

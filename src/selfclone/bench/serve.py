@@ -62,10 +62,12 @@ def _pct(values: list[float], q: float) -> float:
 _client = None          # a client process's own OpenAI client (made by _connect)
 
 
-def _connect(url: str) -> None:
+def _connect(url: str, nice: int = 0) -> None:
     import openai
 
     global _client
+    if nice:
+        os.nice(nice)       # --client-nice: clients that yield the cores, as clients on other machines would
     _client = openai.OpenAI(base_url=url, api_key="bench", max_retries=0, timeout=600)
 
 
@@ -78,13 +80,13 @@ def _remote_one(model: str, i: int, max_tokens: int) -> dict:
     return _one(_client, model, i, max_tokens)
 
 
-def _run(url: str, model: str, clients: int, requests: int, max_tokens: int) -> dict:
+def _run(url: str, model: str, clients: int, requests: int, max_tokens: int, nice: int = 0) -> dict:
     """`requests` requests from `clients` client processes (as separate programs talk to a server: the clients'
     parsing shares the cores but not the server's interpreter), each with its own SDK client and connection."""
     import multiprocessing
 
     with ProcessPoolExecutor(clients, mp_context=multiprocessing.get_context("spawn"), initializer=_connect,
-                             initargs=(url,)) as pool:
+                             initargs=(url, nice)) as pool:
         started: set[int] = set()
         while len(started) < clients:                          # every client process up, before the clock
             started |= set(pool.map(_ready, [0.2] * clients))
@@ -186,12 +188,15 @@ def bench_serve(model: str = typer.Option("smollm2-135m", help="model to serve")
                 training: bool = typer.Option(False, "--while-training/--no-training",
                                               help="also measure chat latency while a fine-tuning job runs"),
                 training_clients: int = typer.Option(1, help="concurrent clients for the while-training figures"),
-                training_wait: float = typer.Option(300, help="seconds to wait for the job's first step")):
+                training_wait: float = typer.Option(300, help="seconds to wait for the job's first step"),
+                client_nice: int = typer.Option(0, min=0, max=19, help="niceness of the client processes (19: they "
+                                                "yield the 2 cores to the server, as remote clients would)")):
     """Concurrent OpenAI-SDK clients against the API vs the same requests one after another."""
     import openai
 
     console.print(machine.describe())
-    console.print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    console.print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+                  + (f"; client processes at nice {client_nice}" if client_nice else ""))
     pool = ModelPool(ServeSettings(), backend=backend, backend_options=option or None, served=(model,))
     loaded = pool.get(model)
     console.print(f"backend: {loaded.backend.name} {dict(getattr(loaded.backend, 'options', None) or {})}")
@@ -215,8 +220,8 @@ def bench_serve(model: str = typer.Option("smollm2-135m", help="model to serve")
         rows = []
         for clients in (int(x) for x in levels.split(",") if x.strip()):
             n = requests or max(4, 2 * clients)
-            baseline = _run(url, model, 1, n, max_tokens)           # the same requests, sequentially
-            row = _run(url, model, clients, n, max_tokens)
+            baseline = _run(url, model, 1, n, max_tokens, client_nice)      # the same requests, sequentially
+            row = _run(url, model, clients, n, max_tokens, client_nice)
             rows.append((row, baseline))
         if training:
             trained = while_training(url, model, training_clients, requests or 8, max_tokens, training_wait)

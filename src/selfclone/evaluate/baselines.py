@@ -98,6 +98,22 @@ class Retrieval:
         return out
 
 
+class Notes:
+    """A model with the workspace's notes: the passages retrieved for the last user message in the system frame,
+    as ChatSession puts them (persona/frame.py), so its replies and held-out loss compare with the model alone."""
+
+    name = "notes"
+
+    def __init__(self, retriever):
+        self.retriever = retriever
+
+    def apply(self, messages: Sequence[dict]) -> list[dict]:
+        from ..persona.frame import reframed
+
+        question = _last_user(messages)
+        return reframed(messages, passages=self.retriever.passages_for(question) if question else [])
+
+
 def _question(messages: list[dict]) -> str:
     return next((m["content"] for m in messages if m["role"] == "user"), "")
 

@@ -73,8 +73,8 @@ def eval_cmd(
     rounds: bool = typer.Option(True, help="put the previous round of a `train --continue` clone beside it"),
     relationships: bool = typer.Option(True, help="held-out loss per relationship with and without who in the frame "
                                        "(when held-out examples carry it: `selfclone contacts examples`)"),
-    notes_loss: bool = typer.Option(False, "--notes-loss", help="held-out loss with the workspace's notes retrieved "
-                                    "into the frame, against without"),
+    notes_loss: bool = typer.Option(False, "--notes-loss", help="also each MODEL with the workspace's notes retrieved "
+                                    "into the frame (MODEL+notes: held-out loss, attribution, ...), against without"),
 ):
     """Compare clones, the base model and prompting baselines on the person's real held-out replies."""
     from .baselines import ModeBackend, make_mode
@@ -125,6 +125,14 @@ def eval_cmd(
                 entrants.append(Entrant(base_name if m == "base" else f"{base_name}+{m}",
                                         base_backend if prompting[m] is None else ModeBackend(base_backend, prompting[m])))
 
+    if notes_loss:
+        from ..persona.retrieval import workspace_retriever
+        from .baselines import Notes
+
+        retriever = workspace_retriever(ws.root, ws.config.notes) if ws else None
+        if retriever is None:
+            raise DataError("--notes-loss needs notes in the workspace", "add some with `selfclone notes add PATH`")
+        entrants += [Entrant(f"{name}+notes", ModeBackend(loaded[name], Notes(retriever))) for name in model_names]
     options = _options(ws, max_tokens, seed)
     if as_json:
         result = compare(entrants, heldout_examples, train_examples, options, batch_size=batch_size,

@@ -15,6 +15,13 @@ from .index import NotesIndex
 from .retrieval import Retriever
 
 
+def holds(passage: str, reply: str) -> bool:
+    """Whether a passage is (or holds) the example's own reply: own messages are indexed, and seeing the answer in
+    the frame would teach copying it. Replies under 20 characters count only when they are the whole passage."""
+    text = " ".join(passage.split())
+    return text == reply or (len(reply) >= 20 and reply in text)
+
+
 def augment(examples: Iterable[Example], retriever: Retriever, *, distractors: int = 1,
             seed: int = 0) -> Iterator[Example]:
     """Each example with the retrieved passages and `distractors` random other passages in its system frame."""
@@ -23,8 +30,10 @@ def augment(examples: Iterable[Example], retriever: Retriever, *, distractors: i
         every = index.passage_texts()
     for example in examples:
         users = [t for t in example.prompt() if t["role"] == "user"]
-        passages = retriever.passages_for(users[-1]["content"]) if users else []
-        extra = [p for p in rng.sample(every, min(len(every), distractors + len(passages))) if p not in passages]
+        own = " ".join(example.reply().split())
+        passages = [p for p in (retriever.passages_for(users[-1]["content"]) if users else []) if not holds(p, own)]
+        extra = [p for p in rng.sample(every, min(len(every), distractors + len(passages) + 1))
+                 if p not in passages and not holds(p, own)]
         passages = passages + extra[:distractors]
         rng.shuffle(passages)
         record = example.to_dict()

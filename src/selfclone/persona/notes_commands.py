@@ -1,8 +1,10 @@
-"""`selfclone notes add|list|remove`: the person's notes (and own imported messages) in the retrieval index.
+"""`selfclone notes add|list|remove|augment|drill`: the person's notes (and own imported messages) in the retrieval
+index, and training examples in the notes frame.
 
     selfclone notes add notes/ diary.md           # folders recursively; the own messages of the store as well
     selfclone notes list
     selfclone notes remove notes/diary.md         # a file, a folder, or `messages`
+    selfclone notes drill data/drill.jsonl        # invented facts to answer from (train adds them by itself)
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from ..dataset.chat import read_examples, write_examples
 from ..errors import DataError
 from ..terminal import console, progress_bar, workspace
 from .augment import augment
+from .drill import drill
 from .index import NotesIndex
 from .notes import LARGE
 from .retrieval import MESSAGES, add_notes, index_messages, notes_path, workspace_retriever
@@ -95,6 +98,19 @@ def augment_cmd(data: Path = typer.Argument(..., help="chat JSONL training examp
         raise DataError("the workspace has no notes to augment with", "run `selfclone notes add PATH...` first")
     count = write_examples(out, augment(read_examples(data), retriever, distractors=distractors, seed=seed))
     console.print(f"wrote {count} examples to {out}")
+
+
+@notes.command("drill")
+def drill_cmd(out: Path = typer.Argument(..., help="where to write the drill examples (chat JSONL)"),
+              count: int = typer.Option(200, min=1, help="examples"),
+              context: str = typer.Option(None, help="the clone's system prompt (default: the workspace's)"),
+              seed: int = typer.Option(0)):
+    """Invented facts in the notes frame, each asked and answered: training that teaches a clone to answer from
+    its notes (`selfclone train` adds them by itself when the workspace has notes)."""
+    ws = workspace(required=False)
+    own = context if context is not None else (ws.config.system if ws else "")
+    count = write_examples(out, drill(count, context=own or "", seed=seed))
+    console.print(f"wrote {count} drill examples to {out}")
 
 
 def register_commands(app):

@@ -42,6 +42,37 @@ def store_pairs(ws, from_: str | None, runs_dir: Path) -> dict:
     return {"pairs": tuple(pairs), "ranked_model": source or ranked[0], "pairs_info": {"rankings_of": source or "all models"}}
 
 
+def parse_drill(value: str) -> int | None:
+    """--notes-drill: 'auto' -> None (the workspace decides), else a whole number of examples."""
+    if value.strip().lower() == "auto":
+        return None
+    if not value.strip().isdigit():
+        raise TrainingError(f"--notes-drill must be 'auto' or a whole number of examples, got {value!r}",
+                            "pass --notes-drill auto ([notes] drill when the workspace has notes), 0, or e.g. 200")
+    return int(value)
+
+
+def drill_examples(ws, data: Path, count: int | None) -> tuple:
+    """The notes drill (persona/drill.py) in the data's own system prompt: `count` examples, or with auto
+    [notes] drill of them when the workspace has notes and none when it has not."""
+    from ..persona.retrieval import workspace_retriever
+
+    if count is None:
+        count = ws.config.notes.drill if ws and workspace_retriever(ws.root, ws.config.notes) else 0
+    if not count:
+        return ()
+    from collections import Counter
+
+    from ..dataset.chat import read_examples
+    from ..persona.drill import drill
+
+    systems = Counter(e.system or "" for e in read_examples(data))
+    context = systems.most_common(1)[0][0] if systems else (ws.config.system if ws else "")
+    console.print(f"notes drill: {count} examples of invented facts in the notes frame added to the training split "
+                  "(the clone learns to answer from its notes; --notes-drill 0 leaves them out)")
+    return tuple(drill(count, context=context or ""))
+
+
 def given_with_resume(ctx) -> list[str]:
     """The flags typed next to --resume: a resumed run keeps the settings it was started with."""
     given = [p for p in ctx.command.params if p.name not in ("resume", *LAUNCH_FLAGS)
@@ -86,6 +117,9 @@ def train_cmd(
     accelerate_config: Path = typer.Option(None, "--accelerate-config", help="--launcher accelerate: its config file "
                                            "(DDP, FSDP, DeepSpeed; default: `accelerate config`'s)"),
     processes: int = typer.Option(None, help="--launcher accelerate: number of processes (default: the config's)"),
+    notes_drill: str = typer.Option("auto", help="sft: N invented facts in the notes frame, so the clone learns to "
+                                    "answer from its notes (e.g. 200); auto: [notes] drill (default 0) when the "
+                                    "workspace has notes"),
 ):
     """Fine-tune a clone on your data; `--resume RUN_DIR` continues after Ctrl-C or a crash."""
     ws = workspace(required=False)
@@ -108,7 +142,9 @@ def train_cmd(
                            max_length=max_length, max_steps=max_steps, seed=seed, report_to=tuple(report_to),
                            preferences=preferences, from_=from_, reward=reward, beta=beta,
                            continue_from=continue_from, replay=replay, device=device, load_4bit=load_4bit,
-                           force=force, processes=processes or distributed.world_size())
+                           force=force, processes=processes or distributed.world_size(),
+                           notes_drill=drill_examples(ws, data, parse_drill(notes_drill)) if method == "sft"
+                           and resume is None and data is not None else ())
     if method in ("dpo", "reward") and preferences is None or method == "rl" and data is None and preferences is None:
         from dataclasses import replace
 

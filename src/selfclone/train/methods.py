@@ -70,6 +70,7 @@ class TrainRequest:
     load_4bit: bool = False               # sft: QLoRA
     force: bool = False                   # sft: train even when the memory estimate says it will not fit
     processes: int = 1                    # sft: training processes (a launcher's), for the memory estimate
+    notes_drill: tuple = ()               # sft: notes-drill examples (persona/drill.py), added to the training split only
 
 
 @dataclass
@@ -124,7 +125,10 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
         valid_examples = read_examples(request.validation)
     else:
         train_examples, valid_examples = auto_validation(train_examples, request.seed)
-    choice = choose(train_examples, valid_examples, full=request.full, epochs=request.epochs,
+    drill = list(request.notes_drill)     # trained on, never validated on: the best step is the person's
+    if drill:
+        request = replace(request, data_info=request.data_info | {"notes_drill": len(drill)})
+    choice = choose(train_examples + drill, valid_examples, full=request.full, epochs=request.epochs,
                     learning_rate_multiplier=request.learning_rate_multiplier, batch_size=request.batch_size,
                     select=request.select, patience=request.patience)
     settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
@@ -137,15 +141,17 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
         settings = replace(settings, **continuing)
     if ref.kind != "clone":
         encoded = check_lengths(ref, settings.max_length, request.max_length != TrainRequest.max_length,
-                                train_examples + valid_examples)
+                                train_examples + valid_examples + drill)
         if not request.force:
             from .memory import check_run
 
             check_run(ref, settings, max((len(e) for e in encoded), default=1), request.processes)
     info = {"train_file": str(request.data), "valid_file": str(request.validation) if request.validation else None,
             "recipe": choice.to_dict()}
-    run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info)
-    return Prepared(run, f"{len(train_examples)} train, {len(valid_examples)} validation examples",
+    run = sft.prepare_run(train_examples, valid_examples, settings, request.out, runs_dir, info | request.data_info,
+                          drill)
+    return Prepared(run, f"{len(train_examples)} train{f' (+{len(drill)} notes drill)' if drill else ''}, "
+                         f"{len(valid_examples)} validation examples",
                     lambda events: sft.train(run, events, workspace_runs=runs_dir))
 
 

@@ -15,6 +15,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -179,8 +180,10 @@ def _probe_learning_rate(run: RunDir, info: dict, settings: SFTSettings, model, 
 
 
 def prepare_run(train_examples: list[Example], valid_examples: list[Example], settings: SFTSettings,
-                out: Path | None, runs_dir: Path, data_info: dict) -> RunDir:
-    """Create the run directory with its own copy of the data, so a resume never depends on other files."""
+                out: Path | None, runs_dir: Path, data_info: dict, drill: Sequence[Example] = ()) -> RunDir:
+    """Create the run directory with its own copy of the data, so a resume never depends on other files. The notes
+    drill (persona/drill.py) is trained on with the person's examples but kept apart in data/drill.jsonl, so what
+    reads the person's data (eval, `--continue`, the default context) reads theirs only."""
     from collections import Counter
 
     run_id = new_run_id()
@@ -195,6 +198,8 @@ def prepare_run(train_examples: list[Example], valid_examples: list[Example], se
     write_examples(run.path / "data" / "train.jsonl", train_examples)
     if valid_examples:
         write_examples(run.path / "data" / "valid.jsonl", valid_examples)
+    if drill:
+        write_examples(run.path / "data" / "drill.jsonl", drill)
     return run
 
 
@@ -210,6 +215,8 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
     if settings.threads:
         torch.set_num_threads(settings.threads)
     train_examples = read_examples(run.path / "data" / "train.jsonl")
+    if (run.path / "data" / "drill.jsonl").exists():
+        train_examples += read_examples(run.path / "data" / "drill.jsonl")
     valid_path = run.path / "data" / "valid.jsonl"
     valid_examples = read_examples(valid_path) if valid_path.exists() else []
 
