@@ -36,7 +36,7 @@ def test_config_overrides_and_validation(tmp_path):
         config.load(ws.config_path, {"generation.temperature": 9})
     with pytest.raises(ConfigError, match="unknown setting"):
         config.load(ws.config_path, {"generation.tempreature": 1})
-    assert config.load(ws.config_path, {"notes.drill": 200}).notes.drill == 200 and cfg.notes.drill == 0
+    assert config.load(ws.config_path, {"notes.drill": 0}).notes.drill == 0 and cfg.notes.drill == 200
     with pytest.raises(ConfigError, match="notes.drill must be a whole number"):
         config.load(ws.config_path, {"notes.drill": -5})
     (tmp_path / "bad.toml").write_text("name = [")

@@ -178,16 +178,16 @@ class NotesSettings:
     retrieve: int = field(default=1, metadata={"help": "passages put in the prompt when the workspace has notes; 0 = off "
                                                         "(1 measured best on the 135M model: docs/BENCHMARKS.md)"})
     hybrid: bool = field(default=True, metadata={"help": "fuse vector neighbours with BM25 (FTS5) by reciprocal rank"})
-    drill: int = field(default=0, metadata={"help": "notes-drill examples `selfclone train` adds when the workspace has "
-                                                    "notes (e.g. 200: facts recalled from notes 88% vs 60%, but a "
-                                                    "plainer voice with notes on: docs/BENCHMARKS.md); 0 = off"})
+    drill: int = field(default=200, metadata={"help": "notes-drill examples `selfclone train` adds when the workspace "
+                                                      "has notes, with the person's examples framed with their notes "
+                                                      "too (facts from notes 88% vs 60%: docs/BENCHMARKS.md); 0 = off"})
 
     def __post_init__(self):
         if not isinstance(self.retrieve, int) or isinstance(self.retrieve, bool) or not 0 <= self.retrieve <= 20:
             raise ConfigError(f"notes.retrieve must be a whole number from 0 to 20, got {self.retrieve!r}")
         if not isinstance(self.drill, int) or isinstance(self.drill, bool) or not 0 <= self.drill <= 100_000:
             raise ConfigError(f"notes.drill must be a whole number from 0 to 100000, got {self.drill!r}",
-                              "set [notes] drill = 200 to train with the drill, or 0 (the default) without")
+                              "set [notes] drill = 200 (the default), or 0 to train without notes")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The notes drill (persona/drill.py): invented facts in the talk-time notes frame, none of them the recall probe's,
 and `selfclone train` adding them to the training split (never the validation split) when the workspace has notes,
-on a tiny model, real steps."""
+with the person's own examples framed with their retrieved notes; on a tiny model, real steps."""
 from __future__ import annotations
 
 import json
@@ -57,11 +57,7 @@ def test_train_adds_the_drill_to_the_training_split_only(ws, tmp_path, cli, monk
     (tmp_path / "notes.md").write_text("My first hive came from my uncle Alf in 1994.\n")
     with NotesIndex(notes_path(ws.root)) as index:
         add_notes(index, [tmp_path / "notes.md"])
-    code, out, err = cli("train", data, "--model", tiny_model_dir, "--max-steps", "1", "--report-to", "none",
-                         "--out", tmp_path / "notes-default")
-    assert code == 0 and "notes drill" not in out    # auto with notes: [notes] drill, 0 by default
-    assert "drill = 0" in ws.config_path.read_text()
-    ws.config_path.write_text(ws.config_path.read_text().replace("drill = 0", "drill = 200"))
+    assert "drill = 200" in ws.config_path.read_text()      # auto with notes: [notes] drill, 200 by default
     code, out, err = cli("train", data, "--model", tiny_model_dir, "--epochs", "1", "--batch-size", "64",
                          "--report-to", "none", "--out", tmp_path / "drilled")
     assert code == 0, err
@@ -70,10 +66,13 @@ def test_train_adds_the_drill_to_the_training_split_only(ws, tmp_path, cli, monk
     person = read_examples(tmp_path / "drilled" / "data" / "train.jsonl")
     drilled = read_examples(tmp_path / "drilled" / "data" / "drill.jsonl")
     valid = read_examples(tmp_path / "drilled" / "data" / "valid.jsonl")
-    assert person == read_examples(tmp_path / "plain" / "data" / "train.jsonl")    # the person's data, apart
+    plain = read_examples(tmp_path / "plain" / "data" / "train.jsonl")
     assert info["notes_drill"] == len(drilled) == 200 and info["default_context"] == "You are Maggie."
-    assert all(NOTES_HEADER not in (e.system or "") for e in person + valid)
-    assert all(e.system.startswith("You are Maggie.\n\n" + NOTES_HEADER) for e in drilled)
+    # the person's own examples (apart from the drill) carry their retrieved notes in the frame, as at talk time
+    frame = "You are Maggie.\n\n" + NOTES_HEADER + "\n- "
+    assert [e.messages[1:] for e in person] == [e.messages[1:] for e in plain] and info["notes_framed"]
+    assert all(e.system.startswith(frame) and "uncle Alf" in e.system for e in person + valid)
+    assert all(e.system.startswith(frame) and "uncle Alf" not in e.system for e in drilled)
     assert info["summary"]["steps"] == 4 and "+200 notes drill" in " ".join(out.split())    # (54 + 200) / 64
     code, out, err = cli("train", data, "--model", tiny_model_dir, "--max-steps", "1", "--report-to", "none",
                          "--notes-drill", "0", "--out", tmp_path / "off")

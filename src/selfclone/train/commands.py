@@ -52,22 +52,35 @@ def parse_drill(value: str) -> int | None:
     return int(value)
 
 
-def drill_examples(ws, data: Path, count: int | None) -> tuple:
-    """The notes drill (persona/drill.py) in the data's own system prompt: `count` examples, or with auto
-    [notes] drill of them when the workspace has notes and none when it has not."""
+def notes_training(ws, data: Path, count: int | None, seed: int) -> dict:
+    """TrainRequest fields for training with notes: the notes drill (persona/drill.py) in the data's own system
+    prompt (`count` examples; auto: [notes] drill of them when the workspace has notes), and the person's own
+    examples with their retrieved notes in the frame (persona/augment.py), so that notes in the frame do not mean
+    "answer like the drill" (measured: docs/BENCHMARKS.md, "The notes drill")."""
     from ..persona.retrieval import workspace_retriever
 
+    retriever = workspace_retriever(ws.root, ws.config.notes) if ws else None
     if count is None:
-        count = ws.config.notes.drill if ws and workspace_retriever(ws.root, ws.config.notes) else 0
+        count = ws.config.notes.drill if retriever else 0
     if not count:
-        return ()
+        return {}
+    fields: dict = {"notes_drill": drill_examples(data, count, ws.config.system if ws else "")}
+    if retriever is not None:
+        from ..persona.augment import augment
+
+        fields["notes_frame"] = lambda examples: augment(examples, retriever, distractors=1, seed=seed)
+        console.print("your examples get their retrieved notes in the frame too, as at talk time")
+    return fields
+
+
+def drill_examples(data: Path, count: int, fallback: str) -> tuple:
     from collections import Counter
 
     from ..dataset.chat import read_examples
     from ..persona.drill import drill
 
     systems = Counter(e.system or "" for e in read_examples(data))
-    context = systems.most_common(1)[0][0] if systems else (ws.config.system if ws else "")
+    context = systems.most_common(1)[0][0] if systems else fallback
     console.print(f"notes drill: {count} examples of invented facts in the notes frame added to the training split "
                   "(the clone learns to answer from its notes; --notes-drill 0 leaves them out)")
     return tuple(drill(count, context=context or ""))
@@ -118,8 +131,8 @@ def train_cmd(
                                            "(DDP, FSDP, DeepSpeed; default: `accelerate config`'s)"),
     processes: int = typer.Option(None, help="--launcher accelerate: number of processes (default: the config's)"),
     notes_drill: str = typer.Option("auto", help="sft: N invented facts in the notes frame, so the clone learns to "
-                                    "answer from its notes (e.g. 200); auto: [notes] drill (default 0) when the "
-                                    "workspace has notes"),
+                                    "answer from its notes (e.g. 200); auto: [notes] drill (default 200) when the "
+                                    "workspace has notes; 0: train without notes"),
 ):
     """Fine-tune a clone on your data; `--resume RUN_DIR` continues after Ctrl-C or a crash."""
     ws = workspace(required=False)
@@ -143,8 +156,8 @@ def train_cmd(
                            preferences=preferences, from_=from_, reward=reward, beta=beta,
                            continue_from=continue_from, replay=replay, device=device, load_4bit=load_4bit,
                            force=force, processes=processes or distributed.world_size(),
-                           notes_drill=drill_examples(ws, data, parse_drill(notes_drill)) if method == "sft"
-                           and resume is None and data is not None else ())
+                           **notes_training(ws, data, parse_drill(notes_drill), seed) if method == "sft"
+                           and resume is None and data is not None else {})
     if method in ("dpo", "reward") and preferences is None or method == "rl" and data is None and preferences is None:
         from dataclasses import replace
 

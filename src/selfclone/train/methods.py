@@ -71,6 +71,7 @@ class TrainRequest:
     force: bool = False                   # sft: train even when the memory estimate says it will not fit
     processes: int = 1                    # sft: training processes (a launcher's), for the memory estimate
     notes_drill: tuple = ()               # sft: notes-drill examples (persona/drill.py), added to the training split only
+    notes_frame: Callable | None = None   # sft with the drill: the person's examples -> the same with their notes framed
 
 
 @dataclass
@@ -115,6 +116,10 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
         raise TrainingError("no training data given", "pass DATA.jsonl, or --resume RUN_DIR")
     ref = models.resolve(request.model or defaults.model, runs_dir)   # an unknown model fails here, before a run folder
     train_examples = read_examples(request.data)
+    if request.notes_frame is not None:       # with the drill: notes in the frame of the person's own examples too
+        request = replace(request, data_info=request.data_info | {"notes_framed": True,
+                                                                   "default_context": sft.default_context(train_examples)})
+        train_examples = list(request.notes_frame(train_examples))
     continuing: dict = {}
     if request.continue_from:
         continuing, replayed = _continuing(request, runs_dir, len(train_examples))

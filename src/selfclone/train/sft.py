@@ -179,22 +179,27 @@ def _probe_learning_rate(run: RunDir, info: dict, settings: SFTSettings, model, 
     return settings, info
 
 
+def default_context(examples: Sequence[Example]) -> str | None:
+    """The system prompt a clone talks with when none is given: the one of at least half its training examples."""
+    from collections import Counter
+
+    systems = Counter(e.system for e in examples)
+    context, count = systems.most_common(1)[0] if systems else (None, 0)
+    return context if context and count * 2 >= len(examples) else None
+
+
 def prepare_run(train_examples: list[Example], valid_examples: list[Example], settings: SFTSettings,
                 out: Path | None, runs_dir: Path, data_info: dict, drill: Sequence[Example] = ()) -> RunDir:
     """Create the run directory with its own copy of the data, so a resume never depends on other files. The notes
     drill (persona/drill.py) is trained on with the person's examples but kept apart in data/drill.jsonl, so what
     reads the person's data (eval, `--continue`, the default context) reads theirs only."""
-    from collections import Counter
-
     run_id = new_run_id()
-    systems = Counter(e.system for e in train_examples)
-    context, count = systems.most_common(1)[0] if systems else (None, 0)
     run = RunDir(out or runs_dir / run_id)
     name = clone_name(settings.model, settings.suffix, run_id if out is None else run.path.name)
     run.create({"id": run.path.name, "name": name, "method": settings.method, "base_model": settings.model,
                 "settings": settings.to_dict(), "machine": machine.describe(),
                 "train_examples": len(train_examples), "valid_examples": len(valid_examples),
-                "default_context": context if context and count * 2 >= len(train_examples) else None} | data_info)
+                "default_context": default_context(train_examples)} | data_info)
     write_examples(run.path / "data" / "train.jsonl", train_examples)
     if valid_examples:
         write_examples(run.path / "data" / "valid.jsonl", valid_examples)
