@@ -74,6 +74,10 @@ def test_train_adds_the_drill_to_the_training_split_only(ws, tmp_path, cli, monk
     assert all(e.system.startswith(frame) and "uncle Alf" in e.system for e in person + valid)
     assert all(e.system.startswith(frame) and "uncle Alf" not in e.system for e in drilled)
     assert info["summary"]["steps"] == 4 and "+200 notes drill" in " ".join(out.split())    # (54 + 200) / 64
+    code, out, err = cli("train", data, "--validation", data, "--model", tiny_model_dir, "--max-steps", "1",
+                         "--report-to", "none", "--out", tmp_path / "given")
+    assert code == 0, err        # a --validation file is framed with the notes too: validated as it is trained
+    assert all(e.system.startswith(frame) for e in read_examples(tmp_path / "given" / "data" / "valid.jsonl"))
     code, out, err = cli("train", data, "--model", tiny_model_dir, "--max-steps", "1", "--report-to", "none",
                          "--notes-drill", "0", "--out", tmp_path / "off")
     assert code == 0 and "notes drill" not in out

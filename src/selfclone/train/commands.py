@@ -74,13 +74,12 @@ def notes_training(ws, data: Path, count: int | None, seed: int) -> dict:
 
 
 def drill_examples(data: Path, count: int, fallback: str) -> tuple:
-    from collections import Counter
-
+    """`count` drill examples in the system prompt the clone is trained with (the data's, else `fallback`)."""
     from ..dataset.chat import read_examples
     from ..persona.drill import drill
+    from .sft import default_context
 
-    systems = Counter(e.system or "" for e in read_examples(data))
-    context = systems.most_common(1)[0][0] if systems else fallback
+    context = default_context(read_examples(data)) or fallback
     console.print(f"notes drill: {count} examples of invented facts in the notes frame added to the training split "
                   "(the clone learns to answer from its notes; --notes-drill 0 leaves them out)")
     return tuple(drill(count, context=context or ""))

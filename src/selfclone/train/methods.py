@@ -128,6 +128,8 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                                                                    "replayed_examples": len(replayed)})
     if request.validation is not None:
         valid_examples = read_examples(request.validation)
+        if request.notes_frame is not None:   # validated as it is trained: with the notes
+            valid_examples = list(request.notes_frame(valid_examples))
     else:
         train_examples, valid_examples = auto_validation(train_examples, request.seed)
     drill = list(request.notes_drill)     # trained on, never validated on: the best step is the person's
