@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,28 @@ def test_ctrl_c_during_an_export_leaves_no_half_written_gguf(stage, tiny_model_d
 def _has_child(pid: int) -> bool:
     children = Path(f"/proc/{pid}/task/{pid}/children")
     return children.exists() and bool(children.read_text().split())
+
+
+def test_a_ctrl_c_while_the_work_folder_is_removed_still_removes_all_of_it(tmp_path):
+    """The race CI once hit: the GGUF was in place and Ctrl-C came while the export removed its work folder.
+    A real SIGINT lands a millisecond into removing 4,000 files: the interrupt still comes out, and so does the
+    whole folder."""
+    import signal
+
+    folder = tmp_path / ".clone.gguf.work"
+    for i in range(40):
+        sub = folder / f"d{i}"
+        sub.mkdir(parents=True)
+        for j in range(100):
+            (sub / f"f{j}").write_bytes(b"x")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.001)
+        signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+        with pytest.raises(KeyboardInterrupt):
+            gguf.remove_tree(folder)
+            time.sleep(1)           # the removal was faster than the timer: the interrupt lands here
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGINT, previous)
+    assert not folder.exists()

@@ -162,5 +162,18 @@ def export_gguf(ref: models.ModelRef, out: Path, quantize: str = DEFAULT_QUANTIZ
             raise _disk_full(out) from exc
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
     return out
+
+
+def remove_tree(folder: Path) -> None:
+    """rmtree that a Ctrl-C cannot cut short: the interrupt is re-raised once the folder is gone."""
+    interrupt = None
+    while True:
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            break
+        except KeyboardInterrupt as exc:
+            interrupt = exc
+    if interrupt is not None:
+        raise interrupt

@@ -68,21 +68,31 @@ def export_model(ref: models.ModelRef, fmt: str = "gguf", quantize: str = gguf.D
     out = Path(out) if out else default_out(ref, fmt, quantize)
     target = out if fmt == "gguf" else out / f"{out.name.removesuffix('-ollama')}.gguf"
     model, tokenizer = gguf.merged(ref)
-    gguf.export_gguf(ref, target, quantize, loaded=(model, tokenizer))
+    before = _identity(target)
     try:
+        gguf.export_gguf(ref, target, quantize, loaded=(model, tokenizer))
         result = measure(ref, target, model, tokenizer, examples)
-    except BaseException:              # Ctrl-C or a failure during the check: no unchecked GGUF is left behind
-        target.unlink(missing_ok=True)
+        if not result.passed and not force:
+            os.remove(target)
+            return Exported(target, None, result, refused=True)
+        modelfile = None
+        if fmt == "ollama":
+            system = (ref.info or {}).get("default_context") if ref.kind == "clone" else None
+            modelfile = ollama.write_ollama(target, out, tokenizer, system=system,
+                                            generation=generation or GenerationOptions())
+    except BaseException:    # Ctrl-C or a failure at any point: no unchecked GGUF is left behind
+        if _identity(target) not in (None, before):     # ours, not a file that was there before the export
+            target.unlink(missing_ok=True)
         raise
-    if not result.passed and not force:
-        os.remove(target)
-        return Exported(target, None, result, refused=True)
-    modelfile = None
-    if fmt == "ollama":
-        system = (ref.info or {}).get("default_context") if ref.kind == "clone" else None
-        modelfile = ollama.write_ollama(target, out, tokenizer, system=system,
-                                        generation=generation or GenerationOptions())
     return Exported(target, modelfile, result)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def cached_path(ref: models.ModelRef, quantize: str) -> Path:
