@@ -6,6 +6,7 @@ cache (SELFCLONE_CACHE, default ~/.cache/selfclone) is shared so the GGUF is deq
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -14,6 +15,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# The Ctrl-C tests send SIGINT to real child processes. A shell that starts the suite in the background (`make test &`
+# without job control, nohup) leaves SIGINT ignored, which every child would inherit, so those tests would fail for
+# the shell's sake: a caught SIGINT here is reset to the default in each child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")

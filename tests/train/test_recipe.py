@@ -27,7 +27,7 @@ def persona(n, replies=REPLIES, words=""):
 def test_auto_picks_different_settings_for_50_and_5000_examples():
     small = recipe.choose(persona(45), persona(5))
     large = recipe.choose(persona(4500), persona(500))
-    assert set(small.auto) == set(large.auto) == {"epochs", "learning_rate_multiplier", "batch_size"}
+    assert set(small.auto) == set(large.auto) == {"epochs", "learning_rate_multiplier", "batch_size", "refit"}
     assert small.settings["epochs"] > large.settings["epochs"]
     assert small.settings["batch_size"] < large.settings["batch_size"]
     assert small.settings != large.settings
@@ -38,7 +38,7 @@ def test_auto_picks_different_settings_for_50_and_5000_examples():
 def test_given_settings_are_kept_and_only_the_rest_chosen():
     choice = recipe.choose(persona(300), persona(30), epochs=7, batch_size=2)
     assert choice.settings["epochs"] == 7 and choice.settings["batch_size"] == 2
-    assert choice.auto == ("learning_rate_multiplier",)
+    assert choice.auto == ("learning_rate_multiplier", "refit")
     # 150 steps x 7 epochs = 1050 steps: a lower rate than the 99 steps of the demo's auto choice
     assert choice.settings["learning_rate_multiplier"] < recipe.choose(persona(261), persona(29)).settings[
         "learning_rate_multiplier"]
@@ -141,7 +141,10 @@ def test_train_command_prints_what_the_recipe_chose(tmp_path, capsys, monkeypatc
     assert "recipe" in out and "batch size 4" in out and "learning rate x1" in out and "halved" in out
     assert not any(f"epochs {n}:" in out for n in (1, 2, 3, 5))      # --epochs 2 was given: no reason printed
     info = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert info["settings"]["epochs"] == 2 and info["recipe"]["auto"] == ["batch_size", "learning_rate_multiplier"]
+    assert info["settings"]["epochs"] == 2
+    assert info["recipe"]["auto"] == ["batch_size", "learning_rate_multiplier", "refit"]
+    assert "refit: the 6 validation examples came out of your 60" in out
+    assert "then trained again from the start on all 60 examples" in out and info["summary"]["refit"]["steps"] >= 1
 
 
 def test_train_command_rejects_a_bad_auto_value(tmp_path, capsys, monkeypatch):

@@ -93,7 +93,8 @@ def _train(data: Path, out: Path, epochs, multiplier, max_steps, threads) -> dic
     with console.status(f"training {out.name} ..."):
         summary = sft.train(prepared.run)
     info = prepared.run.info()          # after training: the learning-rate probe's choice is in it
-    return {"settings": {k: info["settings"][k] for k in ("epochs", "learning_rate_multiplier", "batch_size")},
+    return {"settings": {k: info["settings"].get(k) for k in ("epochs", "learning_rate_multiplier", "batch_size",
+                                                              "refit")},
             "recipe": info["recipe"], "probe": info.get("probe"), "summary": summary}
 
 
@@ -117,6 +118,8 @@ def _persona_grid(name: str, persona: Persona, out: Path, results: dict, max_exa
 
     def run(label: str, epochs, multiplier) -> dict:
         key = f"e{epochs or default['epochs']}-x{multiplier or default['learning_rate_multiplier']:g}"
+        if label == "default" and default.get("lr_probe"):   # the probe may pick another rate: not a grid point
+            key = "default"
         if key not in row["runs"]:
             started = time.perf_counter()
             trained = _train(data, folder / key, epochs, multiplier, max_steps, threads)

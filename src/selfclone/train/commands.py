@@ -102,6 +102,9 @@ def train_cmd(
     batch_size: str = typer.Option("auto", help="examples per step; auto: from the data's size and length"),
     select: str = typer.Option("best", help="best: keep the step of the lowest validation loss; last: the last step"),
     patience: int = typer.Option(None, help="stop after N evaluations without a new best (default 3; 0: never)"),
+    refit: bool = typer.Option(None, "--refit/--no-refit", help="once the best step is known, train again from the "
+                               "start on train + validation to it (default: when the validation split came from "
+                               "DATA)"),
     packing: bool = typer.Option(False, "--packing", help="pack each step's examples into one row (no padding)"),
     lora_rank: int = typer.Option(16, help="LoRA rank"),
     neftune_alpha: float = typer.Option(0.0, help="NEFTune embedding noise while training (e.g. 5; 0: off)"),
@@ -148,7 +151,7 @@ def train_cmd(
     request = TrainRequest(method=method, data=data, validation=validation, model=model,
                            epochs=parse_auto(epochs, int, "--epochs"), batch_size=parse_auto(batch_size, int, "--batch-size"),
                            learning_rate_multiplier=parse_auto(learning_rate_multiplier, float, "--learning-rate-multiplier"),
-                           select=select, patience=patience, packing=packing,
+                           select=select, patience=patience, refit=refit, packing=packing,
                            lora_rank=lora_rank, neftune_alpha=neftune_alpha, full=full, suffix=suffix, out=out,
                            merge=merge, precision=precision,
                            max_length=max_length, max_steps=max_steps, seed=seed, report_to=tuple(report_to),

@@ -22,6 +22,7 @@ class ProgressEvents:
         self.progress, self.task, self.valid = progress, None, None
 
     def on_start(self, total_steps, done_steps, info):
+        self.valid = None         # a second run (the refit) has its own validation, or none
         self.task = self.progress.add_task(f"training {info['name']}", total=total_steps, completed=done_steps,
                                            status="")
 
@@ -62,11 +63,19 @@ def print_summary(run: RunDir) -> None:
     if s.get("stopped_early_at"):
         console.print(f"  stopped early at step {s['stopped_early_at']}: no new lowest validation loss for "
                       f"{info['settings'].get('patience')} evaluations")
-    if s.get("select") == "best" and s.get("selected_step") != s.get("steps"):
+    refit = s.get("refit") or {}
+    if refit.get("steps"):
+        console.print(f"  then trained again from the start on all {refit['examples']} examples (train + validation) "
+                      f"to the same point of the schedule, {refit['steps']} steps: those weights are the clone "
+                      f"(--no-refit keeps step {s['selected_step']}'s)")
+    elif s.get("select") == "best" and s.get("selected_step") != s.get("steps"):
         console.print(f"  kept the weights of step {s['selected_step']} (lowest validation loss), not the last step")
-    elif s.get("selection_note"):
+    if refit.get("skipped"):
+        console.print(f"  no refit: {refit['skipped']}")
+    if s.get("selection_note"):
         console.print(f"  kept the last step: {s['selection_note']}")
-    console.print(f"  {s.get('tokens_per_second', 0):.0f} tokens/s over {s.get('train_seconds', 0):.0f} s; "
+    more = f" (+{refit['train_seconds']:.0f} s of refit)" if refit.get("steps") else ""
+    console.print(f"  {s.get('tokens_per_second', 0):.0f} tokens/s over {s.get('train_seconds', 0):.0f} s{more}; "
                   f"curves: {run.curves_path}")
     console.print(f"  talk to it: selfclone chat {info['name']}")
 
@@ -134,7 +143,7 @@ class PlainLines:
         self.total, self.last, self.started, self.valid = 0, float("-inf"), 0.0, None
 
     def on_start(self, total_steps, done_steps, info):
-        self.total, self.started = total_steps, self.clock()
+        self.total, self.started, self.valid = total_steps, self.clock(), None
         console.print(f"training {info['name']}: step {done_steps}/{total_steps}", highlight=False, emoji=False,
                       markup=False)
         self.inner.on_start(total_steps, done_steps, info)

@@ -43,6 +43,7 @@ class TrainRequest:
     learning_rate_multiplier: float | None = None
     batch_size: int | None = None
     select: str = "best"                          # sft: best (lowest validation loss) or last
+    refit: bool | None = None                     # sft: None: auto (train/recipe.py); train/refit.py
     patience: int | None = None                   # sft: None: auto; 0: no early stopping
     packing: bool = False                         # sft: each step's examples in one row, no padding
     lora_rank: int = 16
@@ -137,7 +138,8 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
         request = replace(request, data_info=request.data_info | {"notes_drill": len(drill)})
     choice = choose(train_examples + drill, valid_examples, full=request.full, epochs=request.epochs,
                     learning_rate_multiplier=request.learning_rate_multiplier, batch_size=request.batch_size,
-                    select=request.select, patience=request.patience)
+                    select=request.select, patience=request.patience, refit=request.refit,
+                    valid_from_train=request.validation is None)
     settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
                            neftune_alpha=request.neftune_alpha,
                            merge=request.merge, precision=request.precision, max_length=request.max_length,

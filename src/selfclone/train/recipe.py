@@ -36,6 +36,7 @@ MIN_PROBE_STEPS = 4            # per candidate: fewer cannot tell the rates apar
 MAX_PROBE_STEPS = 20
 MIN_PROBE_VALID = 16           # validation examples: fewer make the comparison noise
 SMALL_SET = 100                # fewer training examples: batch 4 and half the learning rate
+REFIT_COST = 0.7               # the refit's time, as a share of the first run's (the best step is often at 2/3)
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,23 @@ def _probe(rule: float, steps: int, valid: int, full: bool) -> tuple[dict, str]:
             f"<= {PROBE_BUDGET:.0%} of the run)")
 
 
+def _refit(train: int, valid: int, select: str, valid_from_train: bool) -> tuple[bool, str]:
+    """Whether to train again on train + validation once the best step is known (train/refit.py), and why."""
+    if select != "best" or not valid:
+        return False, "no refit: no best step is picked, so the validation examples have nothing left to give"
+    if not valid_from_train:
+        return False, "no refit: the validation file is yours and stays out of training"
+    return True, (f"refit: the {valid} validation examples came out of your {train + valid}; once the best step is "
+                  f"known, training again from the start on all {train + valid} to that point uses them too "
+                  f"(about {1 + REFIT_COST:.1f}x the time; --no-refit to skip)")
+
+
 def choose(train_examples: Sequence[Example], valid_examples: Sequence[Example], *, full: bool = False,
            epochs: int | None = None, learning_rate_multiplier: float | None = None, batch_size: int | None = None,
-           select: str = "best", patience: int | None = None) -> Choice:
-    """Fill every None setting from the data; the ones given are kept as they are."""
+           select: str = "best", patience: int | None = None, refit: bool | None = None,
+           valid_from_train: bool = False) -> Choice:
+    """Fill every None setting from the data; the ones given are kept as they are. `valid_from_train`: the
+    validation examples were split off the training data (so the refit may train on them)."""
     n = len(train_examples)
     if n == 0:
         raise ConfigError("no training examples to choose settings for", "pass a non-empty DATA.jsonl")
@@ -152,6 +166,10 @@ def choose(train_examples: Sequence[Example], valid_examples: Sequence[Example],
         if has_validation:
             reasons.append(f"patience {patience}: stop after {patience} evaluations (2 per epoch) without a new "
                            "lowest validation loss")
+    if refit is None:
+        refit, why = _refit(len(train_examples), len(valid_examples), select, valid_from_train)
+        reasons.append(why)
+        auto.append("refit")
     settings = {"epochs": epochs, "learning_rate_multiplier": learning_rate_multiplier, "batch_size": batch_size,
-                "select": select, "patience": patience} | probe
+                "select": select, "patience": patience, "refit": bool(refit) and select == "best"} | probe
     return Choice(settings, reasons, tuple(auto))

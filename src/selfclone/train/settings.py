@@ -45,6 +45,10 @@ class SFTSettings:
     lr_probe: tuple[float, ...] = field(default=(), metadata={"help": "learning-rate multipliers to probe before "
                                                                        "training (train/lr_probe.py); () for none"})
     probe_steps: int = field(default=0, metadata={"help": "steps per probed multiplier"})
+    refit: bool = field(default=False, metadata={"help": "once the best step is known, train again from the start on "
+                                                         "train + validation to that point (train/refit.py)"})
+    schedule_steps: int | None = field(default=None, metadata={"help": "steps the learning-rate schedule spans "
+                                                                       "(default: the run's own)"})
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "lora_rank", "max_length", "keep_checkpoints")
@@ -56,6 +60,8 @@ class SFTSettings:
                 raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.learning_rate_multiplier <= 0:
             raise ConfigError(f"learning_rate_multiplier must be > 0, got {self.learning_rate_multiplier}")
+        if self.schedule_steps is not None and self.schedule_steps < 1:
+            raise ConfigError(f"schedule_steps must be >= 1, got {self.schedule_steps}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}", "leave --max-steps out for no limit")
         if self.precision not in ("auto", "fp32", "bf16"):

@@ -208,8 +208,9 @@ def prepare_run(train_examples: list[Example], valid_examples: list[Example], se
     return run
 
 
-def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None = None) -> dict:
-    """Train (or continue training) the run in `run`; returns the summary stored in run.json."""
+def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None = None, register: bool = True) -> dict:
+    """Train (or continue training) the run in `run`; returns the summary stored in run.json. `register` False:
+    not listed as a clone (the refit inside a run, train/refit.py)."""
     import torch
 
     info = run.info()
@@ -256,8 +257,9 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
         else:
             settings, info = _probe_learning_rate(run, info, settings, model, params, train_enc, valid_enc, pad_id,
                                                   bf16, make_optimizer, dist)
-    optimizer, scheduler = make_optimizer(settings.learning_rate_multiplier, total_steps,
-                                          int(settings.warmup_ratio * total_steps))
+    schedule_steps = settings.schedule_steps or total_steps
+    optimizer, scheduler = make_optimizer(settings.learning_rate_multiplier, schedule_steps,
+                                          int(settings.warmup_ratio * schedule_steps))
     forward, optimizer = dist.prepare(model, optimizer)
 
     state = {"step": 0, "elapsed_examples": 0, "elapsed_tokens": 0, "train_seconds": 0.0}
@@ -301,10 +303,11 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
         if dist.is_main:
             run.prune_checkpoints(settings.keep_checkpoints)
 
-    if state["step"] == 0:
+    phase1 = info.get("phase1")       # set once the steps are done and the refit has begun: they are not redone
+    if state["step"] == 0 and phase1 is None:
         run_eval(0)
     with _Stop() as stop, dist.guard(run, state, save_checkpoint):
-        while state["step"] < total_steps:
+        while state["step"] < total_steps and phase1 is None:
             epoch = state["step"] // steps_per_epoch
             batches = length_grouped_batches([len(e) for e in train_enc], settings.batch_size, settings.seed, epoch)
             batch = [train_enc[i] for i in batches[state["step"] % steps_per_epoch]]
@@ -345,11 +348,23 @@ def train(run: RunDir, events: Events | None = None, workspace_runs: Path | None
     if not dist.is_main:
         dist.close()
         return {}
-    chosen = selection.restore_best(run, model, state) if settings.select == "best" else \
-        {"select": "last", "selected_step": state["step"]}
-    if state.get("stopped_early"):
-        chosen["stopped_early_at"] = state["stopped_early"]
-    summary = _finish(run, model, tokenizer, settings, state, steps_per_epoch, chosen)
+    if phase1 is not None:
+        chosen = phase1
+    else:
+        chosen = selection.restore_best(run, model, state) if settings.select == "best" else \
+            {"select": "last", "selected_step": state["step"]}
+        if state.get("stopped_early"):
+            chosen["stopped_early_at"] = state["stopped_early"]
+    if settings.refit and chosen.get("select") == "best":
+        from . import refit
+
+        if dist.world > 1:
+            chosen["refit"] = {"skipped": f"{dist.world} processes: the refit runs in one process"}
+        else:
+            run.update(phase1=chosen)
+            chosen = chosen | refit.run(run, settings, chosen["selected_step"], steps_per_epoch, schedule_steps,
+                                        model, events, workspace_runs)
+    summary = _finish(run, model, tokenizer, settings, state, steps_per_epoch, chosen, register)
     dist.close()
     return summary
 
@@ -376,7 +391,7 @@ def summarize(rows: list[dict], steps_per_epoch: int) -> dict:
 
 
 def _finish(run: RunDir, model, tokenizer, settings: SFTSettings, state: dict, steps_per_epoch: int,
-            chosen: dict) -> dict:
+            chosen: dict, register: bool = True) -> dict:
     from ..fileio import atomic_dir
 
     if settings.full:
@@ -398,5 +413,6 @@ def _finish(run: RunDir, model, tokenizer, settings: SFTSettings, state: dict, s
     summary["tokens_per_second"] = round(state["elapsed_tokens"] / max(state["train_seconds"], 1e-9), 1)
     plot_curves(run.read_metrics(), run.curves_path, run.info()["name"])
     info = run.update(status="finished", summary=summary)
-    models.register_clone(info["name"], run.path)
+    if register:
+        models.register_clone(info["name"], run.path)
     return summary

@@ -49,7 +49,8 @@ class JobEvents:
 
     def on_start(self, total_steps, done_steps, info):
         self.total_steps = total_steps
-        self._add(f"training started: {total_steps} steps" + (f", resuming at {done_steps}" if done_steps else ""),
+        what = "refit on the training and validation examples" if info.get("refit_of") else "training"
+        self._add(f"{what} started: {total_steps} steps" + (f", resuming at {done_steps}" if done_steps else ""),
                   data={"total_steps": total_steps, "step": done_steps})
 
     def on_step(self, row):
