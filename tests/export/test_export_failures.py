@@ -207,24 +207,35 @@ def _has_child(pid: int) -> bool:
 
 def test_a_ctrl_c_while_the_work_folder_is_removed_still_removes_all_of_it(tmp_path):
     """The race CI once hit: the GGUF was in place and Ctrl-C came while the export removed its work folder.
-    A real SIGINT lands a millisecond into removing 4,000 files: the interrupt still comes out, and so does the
-    whole folder."""
+    A real SIGINT is sent once the removal of 8,000 files has begun: the interrupt still comes out, and so does
+    the whole folder."""
     import signal
+    import threading
 
     folder = tmp_path / ".clone.gguf.work"
-    for i in range(40):
-        sub = folder / f"d{i}"
+    for i in range(80):
+        sub = folder / f"d{i:02d}"
         sub.mkdir(parents=True)
         for j in range(100):
             (sub / f"f{j}").write_bytes(b"x")
+    first = folder / "d00" / "f0"
+    sent_mid_removal = []
+
+    def interrupt_once_begun():
+        while first.exists():
+            time.sleep(0)
+        sent_mid_removal.append(folder.exists() and any(folder.iterdir()))
+        os.kill(os.getpid(), signal.SIGINT)
+
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    helper = threading.Thread(target=interrupt_once_begun)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.001)
-        signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
         with pytest.raises(KeyboardInterrupt):
+            helper.start()
             gguf.remove_tree(folder)
-            time.sleep(1)           # the removal was faster than the timer: the interrupt lands here
+            time.sleep(5)           # the removal was faster than the helper: the interrupt lands here
+        helper.join()
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGINT, previous)
+    assert sent_mid_removal == [True], "the interrupt came after the removal: the test did not test it"
     assert not folder.exists()
