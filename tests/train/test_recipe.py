@@ -143,7 +143,7 @@ def test_train_command_prints_what_the_recipe_chose(tmp_path, capsys, monkeypatc
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["settings"]["epochs"] == 2
     assert info["recipe"]["auto"] == ["batch_size", "learning_rate_multiplier", "refit"]
-    assert "refit: the 6 validation examples came out of your 60" in out
+    assert "refit: the 6 validation examples came out of your data" in out
     assert "then trained again from the start on all 60 examples" in out and info["summary"]["refit"]["steps"] >= 1
 
 

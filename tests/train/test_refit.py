@@ -101,7 +101,7 @@ def test_the_recipe_refits_only_when_the_validation_split_came_from_the_data(tmp
     own = recipe.choose(persona(270), persona(30), valid_from_train=True)
     theirs = recipe.choose(persona(270), persona(30), valid_from_train=False)
     none = recipe.choose(persona(30), [], valid_from_train=True)
-    assert own.settings["refit"] and "refit" in own.auto and any(r.startswith("refit: the 30") for r in own.reasons)
+    assert own.settings["refit"] and "refit" in own.auto and any(r.startswith("refit: the 30 validation examples came out of your data") for r in own.reasons)
     assert not theirs.settings["refit"] and any("validation file is yours" in r for r in theirs.reasons)
     assert not none.settings["refit"]
     assert not recipe.choose(persona(270), persona(30), valid_from_train=True, refit=False).settings["refit"]

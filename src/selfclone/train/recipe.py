@@ -117,14 +117,14 @@ def _probe(rule: float, steps: int, valid: int, full: bool) -> tuple[dict, str]:
             f"<= {PROBE_BUDGET:.0%} of the run)")
 
 
-def _refit(train: int, valid: int, select: str, valid_from_train: bool) -> tuple[bool, str]:
+def _refit(valid: int, select: str, valid_from_train: bool) -> tuple[bool, str]:
     """Whether to train again on train + validation once the best step is known (train/refit.py), and why."""
     if select != "best" or not valid:
         return False, "no refit: no best step is picked, so the validation examples have nothing left to give"
     if not valid_from_train:
         return False, "no refit: the validation file is yours and stays out of training"
-    return True, (f"refit: the {valid} validation examples came out of your {train + valid}; once the best step is "
-                  f"known, training again from the start on all {train + valid} to that point uses them too "
+    return True, (f"refit: the {valid} validation examples came out of your data; once the best step is known, "
+                  f"training again from the start on train + validation to that point uses them too "
                   f"(about {1 + REFIT_COST:.1f}x the time; --no-refit to skip)")
 
 
@@ -167,7 +167,7 @@ def choose(train_examples: Sequence[Example], valid_examples: Sequence[Example],
             reasons.append(f"patience {patience}: stop after {patience} evaluations (2 per epoch) without a new "
                            "lowest validation loss")
     if refit is None:
-        refit, why = _refit(len(train_examples), len(valid_examples), select, valid_from_train)
+        refit, why = _refit(len(valid_examples), select, valid_from_train)
         reasons.append(why)
         auto.append("refit")
     settings = {"epochs": epochs, "learning_rate_multiplier": learning_rate_multiplier, "batch_size": batch_size,
