@@ -1,4 +1,5 @@
-"""The refit (train/refit.py): after the best step is found, train again on train + validation to that point.
+"""The refit (train/refit.py): after the best step is found, train again on train + validation to that point;
+the clone is the soup of the two (train/soup.py).
 
 Real training on the tiny in-process Llama (conftest.tiny_model_dir); nothing is mocked.
 """
@@ -51,14 +52,26 @@ def test_the_refit_trains_on_train_and_validation_to_the_same_point_and_becomes_
     assert child["settings"]["schedule_steps"] == round(12 * 4 * 1.5)
     lr = [r["learning_rate"] for r in sub.read_metrics() if "train_loss" in r]
     assert lr[-1] > 0.05 * max(lr)     # stopped part-way through the longer schedule, not decayed to zero
-    # the clone's adapter is the refit's last step, not the best step of the first pass
+    # the clone's adapter is the soup: the exact average of the refit's last step and the first pass's best step
     last = load_file(sub.latest_checkpoint() / "trainable.safetensors")
     first_pass = load_file(run.checkpoints / "best" / "trainable.safetensors")
     adapter = _adapter(run)
-    for key, value in adapter.items():
-        name = next(k for k in last if k.replace(".default", "").endswith(key.split("base_model.model.")[-1]))
-        assert torch.equal(last[name], value), key
-        assert not torch.equal(first_pass[name], value) or "lora_A" in key
+    config = json.loads((run.adapter / "adapter_config.json").read_text())
+    rank = run.info()["settings"]["lora_rank"]
+    assert config["r"] == 2 * rank == summary["refit"]["soup"]["lora_rank"]
+    scale = run.info()["settings"].get("lora_alpha") or 2 * rank
+    scale /= rank
+
+    def delta(weights, key):
+        name = next(k for k in weights if k.replace(".default", "").endswith(key.split("base_model.model.")[-1]))
+        return scale * weights[name.replace("lora_A", "lora_B")] @ weights[name]
+
+    a_keys = [k for k in adapter if "lora_A" in k]
+    assert a_keys
+    for key in a_keys:
+        soup = config["lora_alpha"] / config["r"] * adapter[key.replace("lora_A", "lora_B")] @ adapter[key]
+        assert torch.allclose(soup, 0.5 * (delta(last, key) + delta(first_pass, key)), atol=1e-6), key
+        assert not torch.allclose(soup, delta(last, key), atol=1e-6), key
     # one clone, the parent: the refit inside it is not listed
     index = json.loads(models.clone_index_path().read_text())
     assert index[run.info()["name"]] == str(run.path.resolve())
@@ -91,8 +104,9 @@ def test_a_ctrl_c_during_the_refit_resumes_it_without_redoing_the_first_pass(tmp
     assert [r["step"] for r in run.read_metrics() if "train_loss" in r] == first_pass     # not trained again
     steps = [r["step"] for r in refit.child(run).read_metrics() if "train_loss" in r]
     assert steps == list(range(1, summary["refit"]["steps"] + 1))                         # no gaps, no repeats
-    assert summary["refit"] == pytest.approx(reference.info()["summary"]["refit"] | {"train_seconds":
-                                                                                      summary["refit"]["train_seconds"]})
+    expected = reference.info()["summary"]["refit"] | {"train_seconds": summary["refit"]["train_seconds"]}
+    assert summary["refit"].pop("soup") == expected.pop("soup")
+    assert summary["refit"] == pytest.approx(expected)
     for key, value in _adapter(reference).items():
         assert torch.allclose(_adapter(run)[key], value, atol=1e-5), key
 

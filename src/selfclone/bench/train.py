@@ -1,7 +1,7 @@
 """`selfclone bench train`: trained-token throughput of our SFT loop against plain TRL SFTTrainer, one run,
 and the fraction of this machine's limit that it reaches.
 
-Both train the same LoRA (rank 16, all linear layers) on the same model and demo data with the same batch
+Both train the same LoRA (the default rank, all linear layers) on the same model and demo data with the same batch
 size and learning rate, for the same number of steps; the first step of each is warm-up and not timed.
 Throughput counts the examples' real (non-padding) tokens per second of step time. Both are then scored on
 the demo's held-out replies with the same loss function, so a speed-up that hurt learning would show.
@@ -101,8 +101,8 @@ def measure_ours(steps: int, batch_size: int, precision: str, **overrides) -> di
 
 
 def measure_trl(steps: int, batch_size: int) -> dict:
-    """Plain TRL SFTTrainer with its defaults and our LoRA shape (rank 16, alpha 32, all linear layers, the same
-    dropout as our default: peft's own default is 0 too)."""
+    """Plain TRL SFTTrainer with its defaults and our LoRA shape (our default rank, alpha 2 x rank, all linear layers,
+    the same dropout as our default: peft's own default is 0 too)."""
     import datasets
     from peft import LoraConfig
     from transformers import TrainerCallback
@@ -122,13 +122,14 @@ def measure_trl(steps: int, batch_size: int) -> dict:
         def on_step_end(self, args, state, control, **kw):
             times.append(time.perf_counter() - self.start)
 
-    dropout = SFTSettings().lora_dropout
+    ours = SFTSettings()
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch_size, learning_rate=2e-4,
                          max_steps=steps + 1, logging_steps=1, report_to="none", save_strategy="no",
                          use_cpu=True)   # the one change its defaults need to run on a CPU (bf16=True otherwise refuses)
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                             peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=dropout, target_modules="all-linear",
+                             peft_config=LoraConfig(r=ours.lora_rank, lora_alpha=2 * ours.lora_rank,
+                                                    lora_dropout=ours.lora_dropout, target_modules="all-linear",
                                                     task_type="CAUSAL_LM"), callbacks=[Clock()])
         collate = trainer.data_collator
 

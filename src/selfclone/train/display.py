@@ -66,8 +66,12 @@ def print_summary(run: RunDir) -> None:
     refit = s.get("refit") or {}
     if refit.get("steps"):
         console.print(f"  then trained again from the start on all {refit['examples']} examples (train + validation) "
-                      f"to the same point of the schedule, {refit['steps']} steps: those weights are the clone "
-                      f"(--no-refit keeps step {s['selected_step']}'s)")
+                      f"to the same point of the schedule, {refit['steps']} steps")
+        if refit.get("soup"):
+            rank = refit["soup"]["lora_rank"]
+            console.print(f"  the clone is the average of the two, step {refit['soup']['of_step']}'s weights and the "
+                          f"refit's" + (f" (one LoRA adapter of rank {rank})" if rank else ""))
+        console.print(f"  (--no-refit keeps step {s['selected_step']}'s)")
     elif s.get("select") == "best" and s.get("selected_step") != s.get("steps"):
         console.print(f"  kept the weights of step {s['selected_step']} (lowest validation loss), not the last step")
     if refit.get("skipped"):

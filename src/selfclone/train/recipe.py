@@ -124,8 +124,8 @@ def _refit(valid: int, select: str, valid_from_train: bool) -> tuple[bool, str]:
     if not valid_from_train:
         return False, "no refit: the validation file is yours and stays out of training"
     return True, (f"refit: the {valid} validation examples came out of your data; once the best step is known, "
-                  f"training again from the start on train + validation to that point uses them too "
-                  f"(about {1 + REFIT_COST:.1f}x the time; --no-refit to skip)")
+                  f"training again from the start on train + validation to that point uses them too, and the "
+                  f"clone is the average of both (about {1 + REFIT_COST:.1f}x the time; --no-refit to skip)")
 
 
 def choose(train_examples: Sequence[Example], valid_examples: Sequence[Example], *, full: bool = False,

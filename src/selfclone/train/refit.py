@@ -10,7 +10,8 @@ of the training data; a --validation file of the user's own is never trained on.
 The refit is a run of its own inside the parent, RUN_DIR/refit: its own data (train + validation, plus the notes
 drill), checkpoints and metrics, the rate the parent trained at (the probe's choice included), no validation and
 no selection (its last step is kept). So an interrupted refit resumes with `selfclone train --resume RUN_DIR`
-like any run. Its weights become the parent's adapter; the parent's run.json records it under summary.refit.
+like any run. The clone is the average of its weights and the first pass's best step (train/soup.py: lower
+held-out loss than either in every case measured); the parent's run.json records it under summary.refit.
 
     extra = refit.run(parent, settings, selected_step, steps_per_epoch, schedule_steps, model, events, runs)
 """
@@ -22,7 +23,7 @@ import shutil
 from pathlib import Path
 
 from ..dataset.chat import read_examples
-from . import checkpoint
+from . import checkpoint, selection, soup
 from .rundir import RunDir
 
 REFIT_DIR = "refit"
@@ -64,7 +65,8 @@ def _create(parent: RunDir, settings, selected_step: int, steps_per_epoch: int, 
 
 def run(parent: RunDir, settings, selected_step: int, steps_per_epoch: int, schedule_steps: int, model,
         events=None, workspace_runs: Path | None = None) -> dict:
-    """Train the refit (or resume it, or take it as finished), copy its weights into `model`; what to record."""
+    """Train the refit (or resume it, or take it as finished), make `model` the soup of its weights and the first
+    pass's best step; what to record."""
     from . import sft
 
     sub = child(parent)
@@ -79,8 +81,12 @@ def run(parent: RunDir, settings, selected_step: int, steps_per_epoch: int, sche
             raise sft.TrainingInterrupted(f"the refit on all {info['train_examples']} examples: {exc.message}",
                                           f"continue with `selfclone train --resume {parent.path}`") from None
         info = sub.info()
+    checkpoint.load_weights(selection.best_dir(parent), model)    # also after a resume, which starts elsewhere
+    first = checkpoint.trainable_state(model)
     checkpoint.load_weights(sub.latest_checkpoint(), model)
+    rank = soup.average(model, first, settings.full)
     summary = info["summary"]
     return {"refit": {"examples": info["train_examples"], "steps": summary["steps"],
                       "schedule_steps": info["settings"]["schedule_steps"], "of_step": selected_step,
-                      "train_seconds": summary["train_seconds"], "final_train_loss": summary["final_train_loss"]}}
+                      "train_seconds": summary["train_seconds"], "final_train_loss": summary["final_train_loss"],
+                      "soup": {"of_step": selected_step, "lora_rank": rank}}}

@@ -8,6 +8,7 @@ from ..dataset.token_stats import TRAIN_EPOCHS
 from ..errors import ConfigError
 
 LORA_BASE_LR = 2e-4
+LORA_RANK = 32          # 16 before: rank 32 with the refit and the soup measured best (docs/BENCHMARKS.md)
 FULL_BASE_LR = 2e-5
 
 
@@ -18,7 +19,8 @@ class SFTSettings:
     batch_size: int = 8
     learning_rate_multiplier: float = field(default=1.0, metadata={"help": "x 2e-4 (LoRA) or x 2e-5 (full)"})
     full: bool = field(default=False, metadata={"help": "train every weight instead of a LoRA adapter"})
-    lora_rank: int = 16
+    lora_rank: int = field(default=LORA_RANK, metadata={"help": "the refit's soup doubles it in the clone's "
+                                                                 "adapter (train/soup.py)"})
     lora_alpha: int | None = field(default=None, metadata={"help": "default: 2 x rank"})
     lora_dropout: float = field(default=0.0, metadata={"help": "0 trains 1.37x faster than 0.05 at the same loss"})
     neftune_alpha: float = field(default=0.0, metadata={"help": "NEFTune: uniform noise of alpha/sqrt(length x width) "
