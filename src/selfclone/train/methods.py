@@ -46,7 +46,7 @@ class TrainRequest:
     refit: bool | None = None                     # sft: None: auto (train/recipe.py); train/refit.py
     patience: int | None = None                   # sft: None: auto; 0: no early stopping
     packing: bool = False                         # sft: each step's examples in one row, no padding
-    lora_rank: int | None = None                  # None: the method's own (sft 32, dpo and reward 16)
+    lora_rank: int | None = None                  # None: the method's own (16 for each)
     neftune_alpha: float = 0.0                    # sft: embedding noise while training (0: off)
     full: bool = False
     suffix: str | None = None

@@ -8,7 +8,7 @@ from ..dataset.token_stats import TRAIN_EPOCHS
 from ..errors import ConfigError
 
 LORA_BASE_LR = 2e-4
-LORA_RANK = 32          # 16 before: rank 32 with the refit and the soup measured best (docs/BENCHMARKS.md)
+LORA_RANK = 16          # 32 cost Mistress Quickly (69 examples) 1.5 points (docs/BENCHMARKS.md, "The soup")
 FULL_BASE_LR = 2e-5
 
 
