@@ -106,7 +106,7 @@ def train_cmd(
                                "start on train + validation to it (default: when the validation split came from "
                                "DATA)"),
     packing: bool = typer.Option(False, "--packing", help="pack each step's examples into one row (no padding)"),
-    lora_rank: int = typer.Option(None, help="LoRA rank (default 16; the soup doubles it in the clone's adapter)"),
+    lora_rank: int = typer.Option(16, help="LoRA rank (the soup doubles it in the clone's adapter)"),
     neftune_alpha: float = typer.Option(0.0, help="NEFTune embedding noise while training (e.g. 5; 0: off)"),
     full: bool = typer.Option(False, "--full", help="full fine-tuning instead of LoRA"),
     suffix: str = typer.Option(None, help="name part of the clone: ft:BASE:SUFFIX:RUNID"),

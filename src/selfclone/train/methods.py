@@ -46,7 +46,7 @@ class TrainRequest:
     refit: bool | None = None                     # sft: None: auto (train/recipe.py); train/refit.py
     patience: int | None = None                   # sft: None: auto; 0: no early stopping
     packing: bool = False                         # sft: each step's examples in one row, no padding
-    lora_rank: int | None = None                  # None: the method's own (16 for each)
+    lora_rank: int = 16
     neftune_alpha: float = 0.0                    # sft: embedding noise while training (0: off)
     full: bool = False
     suffix: str | None = None
@@ -108,7 +108,7 @@ def check_lengths(ref, max_length: int, asked: bool, examples: list) -> None:
 
 def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Prepared:
     from . import sft
-    from .settings import LORA_RANK, SFTSettings
+    from .settings import SFTSettings
 
     from .. import models
     from .recipe import choose
@@ -140,8 +140,7 @@ def prepare_sft(request: TrainRequest, runs_dir: Path, defaults: Defaults) -> Pr
                     learning_rate_multiplier=request.learning_rate_multiplier, batch_size=request.batch_size,
                     select=request.select, patience=request.patience, refit=request.refit,
                     valid_from_train=request.validation is None)
-    settings = SFTSettings(model=request.model or defaults.model, full=request.full,
-                           lora_rank=request.lora_rank or LORA_RANK,
+    settings = SFTSettings(model=request.model or defaults.model, full=request.full, lora_rank=request.lora_rank,
                            neftune_alpha=request.neftune_alpha,
                            merge=request.merge, precision=request.precision, max_length=request.max_length,
                            packing=request.packing, device=request.device, load_4bit=request.load_4bit,
@@ -218,8 +217,7 @@ def _prepare_preference(method: str, request: TrainRequest, runs_dir: Path, defa
     given = {"epochs": request.epochs, "batch_size": request.batch_size,       # auto: the method's own default
              "learning_rate_multiplier": request.learning_rate_multiplier}
     settings = PreferenceSettings(method, start=start.ref.name, **{k: v for k, v in given.items() if v is not None},
-                                  lora_rank=request.lora_rank or PreferenceSettings.lora_rank, beta=request.beta,
-                                  max_steps=request.max_steps,
+                                  lora_rank=request.lora_rank, beta=request.beta, max_steps=request.max_steps,
                                   seed=request.seed, precision=request.precision,
                                   suffix=request.suffix or f"{base_suffix}-{method}",
                                   reward_run=str(request.reward) if request.reward else None)

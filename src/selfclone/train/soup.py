@@ -3,13 +3,13 @@
 Both start from the same weights and see the same person, one on nine tenths of the examples (stopped where the
 validation loss was lowest), the other on all of them. Averaging two such fine-tunes is a "model soup" (Wortsman
 et al., 2022): on the demo and the benchmark personas the average's held-out loss was lower than the refit's in
-11 of 12 runs measured, the 11th within noise (docs/BENCHMARKS.md, "The soup"); it costs no training.
+11 of 12 runs measured, the 12th within noise (docs/BENCHMARKS.md, "The soup"); it costs no training.
 
 LoRA adapters are averaged exactly: the update 0.5 (B1 A1 + B2 A2) is one adapter of twice the rank, A = [A1; A2]
 and B = [B1, B2] / 2 with the scaling folded in (peft's `add_weighted_adapter(..., combination_type="cat")`), so the
 clone's adapter has rank 2r. Full fine-tunes average their weights.
 
-    soup.average(model, first_weights)     # model holds the refit's weights; first_weights the best step's
+    soup.average(model, first_weights, full=False)   # model holds the refit's weights; first_weights the best step's
 """
 from __future__ import annotations
 
